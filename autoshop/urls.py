@@ -1,0 +1,15 @@
+"""Top-level URLs: staff admin, health check, and each app's own routes."""
+
+from django.contrib import admin
+from django.urls import path
+
+from autoshop.health import healthz
+
+admin.site.site_header = "Bart's Automotive service desk"
+admin.site.site_title = "Bart's Automotive"
+admin.site.index_title = "Customers, vehicles, appointments and calls"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,208 @@
+"""The service advisors' screens: find a customer however the number is typed, browse the day."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import SafeString
+
+from crm.models import Appointment, CallLog, Customer, Vehicle
+from crm.phones import try_normalize_phone
+from scheduling.shop import shop_timezone
+
+
+def _phone_search(queryset: QuerySet, search_term: str, field: str) -> QuerySet:
+    """Rows whose `field` equals the E.164 form of `search_term`, if it reads as a phone number."""
+    phone = try_normalize_phone(search_term)
+    if phone is None:
+        return queryset.none()
+    return queryset.filter(**{field: phone})
+
+
+class VehicleInline(admin.TabularInline):
+    model = Vehicle
+    extra = 0
+    fields = ("vin", "year", "make", "model", "color", "license_plate", "mileage")
+    show_change_link = True
+
+
+class AppointmentInline(admin.TabularInline):
+    model = Appointment
+    extra = 0
+    fields = ("scheduled_at", "service_type", "vehicle", "status", "total_cost")
+    show_change_link = True
+    ordering = ("-scheduled_at",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("vehicle")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name != "vehicle":
+            return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        # Only this customer's cars, not every vehicle in the shop; listed once per page, not once per row.
+        customer_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        kwargs["queryset"] = Vehicle.objects.filter(customer_id=customer_id) if customer_id else Vehicle.objects.none()
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        choices = getattr(request, "_customer_vehicle_choices", None)
+        if choices is None:
+            choices = list(field.choices)
+            request._customer_vehicle_choices = choices  # type: ignore[attr-defined]
+        field.choices = choices
+        return field
+
+
+class CallLogInline(admin.TabularInline):
+    model = CallLog
+    extra = 0
+    fields = ("started_at", "direction", "duration", "outcome")
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+    ordering = ("-started_at",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ("name", "phone", "email", "city", "vehicle_count", "created_at")
+    search_fields = ("name", "email", "=vehicles__vin", "vehicles__license_plate")
+    search_help_text = "Phone (any format), name, email, VIN or licence plate."
+    list_filter = ("state", "is_demo")
+    readonly_fields = ("created_at", "updated_at")
+    inlines = (VehicleInline, AppointmentInline, CallLogInline)
+    fieldsets = (
+        (None, {"fields": ("name", "phone", "email")}),
+        ("Address", {"fields": ("address", "city", "state", "zip_code")}),
+        ("Record", {"fields": ("is_demo", "created_at", "updated_at")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(_vehicle_count=Count("vehicles", distinct=True))
+
+    @admin.display(description="Vehicles", ordering="_vehicle_count")
+    def vehicle_count(self, obj: Customer) -> int:
+        return obj._vehicle_count  # type: ignore[attr-defined]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        by_phone = _phone_search(queryset, term, "phone")
+        results, may_have_duplicates = super().get_search_results(request, queryset, term)
+        return results | by_phone, may_have_duplicates
+
+
+@admin.register(Vehicle)
+class VehicleAdmin(admin.ModelAdmin):
+    list_display = ("vin", "year", "make", "model", "license_plate", "customer")
+    list_select_related = ("customer",)
+    search_fields = ("=vin", "license_plate", "make", "model", "customer__name")
+    search_help_text = "VIN, licence plate, make, model, owner's name or phone."
+    list_filter = ("make",)
+    autocomplete_fields = ("customer",)
+    readonly_fields = ("created_at", "updated_at")
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        results, may_have_duplicates = super().get_search_results(request, queryset, term)
+        if term:
+            results = results | _phone_search(queryset, term, "customer__phone")
+        return results, may_have_duplicates
+
+
+class AppointmentDayFilter(admin.SimpleListFilter):
+    """Days as the shop counts them (its own timezone), not UTC."""
+
+    title = "day"
+    parameter_name = "day"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("today", "Today"),
+            ("tomorrow", "Tomorrow"),
+            ("next7", "Next 7 days"),
+            ("past", "Past"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        tz = shop_timezone()
+        today = timezone.now().astimezone(tz).date()
+        midnight = datetime.combine(today, datetime.min.time(), tzinfo=tz)
+        ranges = {
+            "today": (midnight, midnight + timedelta(days=1)),
+            "tomorrow": (midnight + timedelta(days=1), midnight + timedelta(days=2)),
+            "next7": (timezone.now(), midnight + timedelta(days=8)),
+        }
+        value = self.value()
+        if value in ranges:
+            start, end = ranges[value]
+            return queryset.filter(scheduled_at__gte=start, scheduled_at__lt=end)
+        if value == "past":
+            return queryset.filter(scheduled_at__lt=timezone.now())
+        return queryset
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(admin.ModelAdmin):
+    list_display = ("scheduled_at", "service_type", "status", "customer", "vehicle", "total_cost")
+    list_select_related = ("customer", "vehicle")
+    list_filter = ("status", "service_type", AppointmentDayFilter)
+    date_hierarchy = "scheduled_at"
+    search_fields = ("customer__name", "=vehicle__vin", "vehicle__license_plate")
+    search_help_text = "Customer phone (any format) or name, VIN or licence plate."
+    autocomplete_fields = ("customer", "vehicle")
+    readonly_fields = ("created_at", "updated_at")
+    ordering = ("-scheduled_at",)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        results, may_have_duplicates = super().get_search_results(request, queryset, term)
+        if term:
+            results = results | _phone_search(queryset, term, "customer__phone")
+        return results, may_have_duplicates
+
+
+@admin.register(CallLog)
+class CallLogAdmin(admin.ModelAdmin):
+    """Calls are records of what happened: staff read them, nobody edits them."""
+
+    list_display = ("started_at", "direction", "caller", "customer", "duration", "outcome")
+    list_select_related = ("customer",)
+    list_filter = ("direction", "outcome")
+    date_hierarchy = "started_at"
+    search_fields = ("call_sid", "customer__name")
+    fields = ("call_sid", "direction", "customer", "from_number", "to_number", "started_at", "duration", "outcome",
+              "conversation", "latency_table")
+    readonly_fields = fields
+
+    @admin.display(description="Caller")
+    def caller(self, obj: CallLog) -> str:
+        return obj.from_number if obj.direction == "inbound" else obj.to_number
+
+    @admin.display(description="Conversation")
+    def conversation(self, obj: CallLog) -> SafeString:
+        return SafeString(render_to_string("crm/transcript.html", {"turns": obj.transcript or []}))
+
+    @admin.display(description="Latency per turn (ms)")
+    def latency_table(self, obj: CallLog) -> SafeString:
+        return SafeString(render_to_string("crm/latency.html", {"turns": obj.latency or []}))
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        results, may_have_duplicates = super().get_search_results(request, queryset, term)
+        phone = try_normalize_phone(term) if term else None
+        if phone:
+            results = results | queryset.filter(Q(from_number=phone) | Q(to_number=phone))
+        return results, may_have_duplicates
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

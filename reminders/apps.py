@@ -1,0 +1,8 @@
+"""The reminders app: the daily reminder calls."""
+
+from django.apps import AppConfig
+
+
+class RemindersConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "reminders"
