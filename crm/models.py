@@ -208,7 +208,8 @@ class CallLog(models.Model):
             models.CheckConstraint(condition=Q(direction__in=CallDirection.values), name="crm_call_direction_known"),
             models.CheckConstraint(condition=Q(outcome__in=CallOutcome.values), name="crm_call_outcome_known"),
             models.CheckConstraint(
-                condition=Q(duration__isnull=True) | Q(duration__gte=timedelta(0)), name="crm_call_duration_not_negative"
+                condition=Q(duration__isnull=True) | Q(duration__gte=timedelta(0)),
+                name="crm_call_duration_not_negative",
             ),
         ]
 

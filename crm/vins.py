@@ -26,7 +26,9 @@ def validate_vin(value: str) -> None:
     except VinInfoError as exc:
         raise ValidationError(f"Not a valid VIN: {exc}", code="vin_invalid") from exc
     if not valid:
-        raise ValidationError("The VIN's check digit (9th character) does not match; it was likely misread.", code="vin_checksum")
+        raise ValidationError(
+            "The VIN's check digit (9th character) does not match; it was likely misread.", code="vin_checksum"
+        )
 
 
 def is_valid_vin(value: str) -> bool:

@@ -1,5 +1,3 @@
 """WebSocket routes of the voice app."""
 
-from django.urls import path
-
 websocket_urlpatterns: list = []

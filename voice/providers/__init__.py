@@ -1,0 +1,1 @@
+"""Speech and language providers behind small interfaces; `factory` picks them from settings."""

@@ -1,0 +1,96 @@
+"""The three provider interfaces of the call loop, and the events they produce.
+
+STT: a stream you push caller audio (mu-law 8 kHz) into and iterate for events.
+Chat: a model that streams text and tool calls for a list of messages.
+TTS: turns one piece of text into a stream of mu-law 8 kHz audio chunks.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class ProviderError(Exception):
+    """A provider failed in a way the call must recover from (apology, transfer offer)."""
+
+
+# --- speech to text -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """Voice activity began (Deepgram `SpeechStarted`); words may or may not follow."""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptReceived:
+    """Words heard. `is_final` text will not change; `speech_final` marks the end of an utterance."""
+
+    text: str
+    is_final: bool
+    speech_final: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceEnded:
+    """Silence after the last word (Deepgram `UtteranceEnd`): the caller has stopped talking."""
+
+
+STTEvent = SpeechStarted | TranscriptReceived | UtteranceEnded
+
+
+class STTStream(Protocol):
+    """One live transcription session for one call."""
+
+    async def send_audio(self, chunk: bytes) -> None:
+        """Push caller audio (mu-law 8 kHz, any length)."""
+
+    async def keep_alive(self) -> None:
+        """Tell the provider the caller is silent on purpose (while the agent talks)."""
+
+    def events(self) -> AsyncIterator[STTEvent]:
+        """Events as they arrive; ends when the stream is closed. Raises ProviderError on failure."""
+
+    async def close(self) -> None:
+        """Finish the stream and release the connection."""
+
+
+class STTProvider(Protocol):
+    async def open_stream(self) -> STTStream:
+        """Open a live transcription stream (connected when this returns)."""
+
+
+# --- chat model -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the model's spoken reply."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRequested:
+    """The model wants a tool run; `arguments` is the raw JSON text the model wrote."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+ChatEvent = TextDelta | ToolCallRequested
+
+
+class ChatModel(Protocol):
+    def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncIterator[ChatEvent]:
+        """Stream one model reply to `messages` (OpenAI chat format). Tool calls come whole,
+        after the text of the same reply. Raises ProviderError on failure."""
+
+
+# --- text to speech -------------------------------------------------------------------------------
+
+
+class TTSProvider(Protocol):
+    def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        """Stream `text` as mu-law 8 kHz mono audio without a container. Raises ProviderError."""
