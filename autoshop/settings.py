@@ -189,6 +189,8 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_PHONE_NUMBER = env.str("TWILIO_PHONE_NUMBER", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")  # empty: Twilio's own
 FRONT_DESK_NUMBER = env.str("FRONT_DESK_NUMBER", default="")  # where transfer_to_human dials
+if not DEBUG and not TWILIO_AUTH_TOKEN:
+    raise ImproperlyConfigured("TWILIO_AUTH_TOKEN must be set when DEBUG is off (it proves calls come from Twilio).")
 
 DEEPGRAM_API_KEY = env.str("DEEPGRAM_API_KEY", default="")
 DEEPGRAM_URL = env.str("DEEPGRAM_URL", default="")  # empty: Deepgram's own; e.g. http://127.0.0.1:8081

@@ -1,7 +1,7 @@
 """Top-level URLs: staff admin, health check, and each app's own routes."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from autoshop.health import healthz
 
@@ -12,4 +12,5 @@ admin.site.index_title = "Customers, vehicles, appointments and calls"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("twilio/", include("voice.urls")),
 ]

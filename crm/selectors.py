@@ -1,0 +1,41 @@
+"""Reads of CRM data, tuned for the phone path."""
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.cache import cache
+
+from crm.models import Customer
+
+CUSTOMER_CACHE_TTL = 300  # seconds: a caller's record is read once per call, edits show within 5 minutes
+_MISSING = "__none__"
+
+
+def customer_cache_key(phone: str) -> str:
+    return f"customer:{phone}"
+
+
+def _customer_summary(customer: Customer) -> dict[str, Any]:
+    return {"id": customer.pk, "name": customer.name, "phone": customer.phone, "email": customer.email}
+
+
+def customer_get_by_phone(phone: str) -> dict[str, Any] | None:
+    """The customer with this E.164 number as a small dict, from the cache or else the database."""
+    key = customer_cache_key(phone)
+    cached = cache.get(key)
+    if cached is not None:
+        return None if cached == _MISSING else cached
+    customer = Customer.objects.filter(phone=phone).only("id", "name", "phone", "email").first()
+    summary = _customer_summary(customer) if customer else None
+    cache.set(key, summary if summary else _MISSING, CUSTOMER_CACHE_TTL)
+    return summary
+
+
+async def acustomer_get_by_phone(phone: str) -> dict[str, Any] | None:
+    """Async form of `customer_get_by_phone` for the call loop."""
+    return await sync_to_async(customer_get_by_phone, thread_sensitive=False)(phone)
+
+
+def customer_cache_forget(phone: str) -> None:
+    """Drop the cached entry after the customer's record changed."""
+    cache.delete(customer_cache_key(phone))

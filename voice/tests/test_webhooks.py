@@ -1,0 +1,110 @@
+"""Twilio's HTTP webhooks: signed requests get TwiML, forged or unsigned ones get 403."""
+
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from twilio.request_validator import RequestValidator
+
+from crm.models import CallLog
+from crm.tests.factories import CallLogFactory, CustomerFactory
+from voice.security import stream_token_valid
+from voice.state import session_key
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "test-auth-token"
+BASE = "https://shop.example.com"
+
+
+@pytest.fixture(autouse=True)
+def _twilio(settings) -> None:
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+    settings.PUBLIC_BASE_URL = BASE
+    settings.FRONT_DESK_NUMBER = "+15550100199"
+
+
+def _post(path: str, params: dict[str, str], signature: str | None = "sign") -> "Client.response":
+    headers = {}
+    if signature == "sign":
+        headers["HTTP_X_TWILIO_SIGNATURE"] = RequestValidator(TOKEN).compute_signature(BASE + path, params)
+    elif signature is not None:
+        headers["HTTP_X_TWILIO_SIGNATURE"] = signature
+    return Client().post(path, params, **headers)
+
+
+CALL = {"CallSid": "CA0123456789abcdef0123456789abcdef", "From": "+15550102000", "To": "+15550100100",
+        "CallStatus": "ringing", "Direction": "inbound", "AccountSid": "AC0123456789abcdef0123456789abcdef"}
+
+
+def test_signed_call_gets_a_media_stream_with_caller_and_token() -> None:
+    customer = CustomerFactory(phone="+15550102000")
+    response = _post("/twilio/voice", CALL)
+    assert response.status_code == 200
+    root = ET.fromstring(response.content)
+    connect = root.find("Connect")
+    assert connect is not None and connect.get("action") == f"{BASE}/twilio/stream-ended"
+    stream = connect.find("Stream")
+    assert stream.get("url") == "wss://shop.example.com/twilio/media"
+    assert "?" not in stream.get("url")
+    params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+    assert params["caller"] == "+15550102000"
+    assert stream_token_valid(params["token"], CALL["CallSid"])
+    call = CallLog.objects.get(call_sid=CALL["CallSid"])
+    assert call.customer == customer and call.outcome == "in_progress"
+
+
+@pytest.mark.parametrize("signature", [None, "", "Zm9yZ2Vk"])
+def test_unsigned_or_forged_webhooks_are_refused(signature: str | None) -> None:
+    response = _post("/twilio/voice", CALL, signature=signature)
+    assert response.status_code == 403
+    assert not CallLog.objects.exists()
+
+
+def test_signature_over_other_parameters_is_refused() -> None:
+    good = RequestValidator(TOKEN).compute_signature(BASE + "/twilio/voice", CALL)
+    response = _post("/twilio/voice", {**CALL, "From": "+15559999999"}, signature=good)
+    assert response.status_code == 403
+
+
+def test_status_callback_records_duration_and_a_hangup() -> None:
+    CallLogFactory(call_sid=CALL["CallSid"], duration=None, outcome="in_progress")
+    response = _post("/twilio/status", {**CALL, "CallStatus": "completed", "CallDuration": "42"})
+    assert response.status_code == 204
+    call = CallLog.objects.get(call_sid=CALL["CallSid"])
+    assert call.duration == timedelta(seconds=42)
+    assert call.outcome == "abandoned"
+
+
+def test_status_callback_keeps_an_outcome_the_agent_recorded() -> None:
+    CallLogFactory(call_sid=CALL["CallSid"], outcome="booked")
+    _post("/twilio/status", {**CALL, "CallStatus": "completed", "CallDuration": "90"})
+    assert CallLog.objects.get(call_sid=CALL["CallSid"]).outcome == "booked"
+
+
+def test_stream_end_with_transfer_dials_the_front_desk() -> None:
+    cache.set(session_key(CALL["CallSid"]), {"transfer": True})
+    root = ET.fromstring(_post("/twilio/stream-ended", CALL).content)
+    assert root.find("Dial/Number").text == "+15550100199"
+
+
+def test_stream_end_after_goodbye_hangs_up() -> None:
+    cache.set(session_key(CALL["CallSid"]), {"ended": True})
+    root = ET.fromstring(_post("/twilio/stream-ended", CALL).content)
+    assert root.find("Hangup") is not None
+
+
+def test_dropped_stream_reconnects_a_bounded_number_of_times() -> None:
+    cache.set(session_key(CALL["CallSid"]), {"history": [{"role": "user", "content": "hi"}]})
+    for _ in range(3):
+        root = ET.fromstring(_post("/twilio/stream-ended", CALL).content)
+        assert root.find("Connect/Stream") is not None
+    root = ET.fromstring(_post("/twilio/stream-ended", CALL).content)
+    assert root.find("Hangup") is not None
+    assert cache.get(session_key(CALL["CallSid"]))["history"] == [{"role": "user", "content": "hi"}]
+
+
+def test_stream_end_is_refused_without_signature() -> None:
+    assert _post("/twilio/stream-ended", CALL, signature=None).status_code == 403

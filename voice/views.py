@@ -1,0 +1,112 @@
+"""Twilio's HTTP webhooks: answer a call with a media stream, hear how the stream and call ended."""
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.twiml.voice_response import Connect, Dial, Parameter, Stream, VoiceResponse
+
+from crm.phones import mask_phone, try_normalize_phone
+from crm.selectors import customer_get_by_phone
+from crm.services import call_log_start, call_log_status
+from voice.security import public_url, signature_valid, stream_token
+from voice.state import session_key
+
+logger = logging.getLogger(__name__)
+
+MAX_STREAM_RECONNECTS = 3
+
+View = Callable[..., HttpResponse]
+
+
+def twilio_only(view: View) -> View:
+    """Answer 403 unless the request carries Twilio's valid signature for our public URL."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        url = public_url(request.get_full_path())
+        if not signature_valid(url, request.POST, request.headers.get("X-Twilio-Signature")):
+            logger.warning("rejected a webhook with a missing or forged Twilio signature: %s", request.path)
+            return HttpResponseForbidden("Invalid Twilio signature")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _twiml(response: VoiceResponse) -> HttpResponse:
+    return HttpResponse(str(response), content_type="text/xml")
+
+
+def _stream_twiml(call_sid: str, caller: str, direction: str) -> VoiceResponse:
+    response = VoiceResponse()
+    connect = Connect(action=public_url("/twilio/stream-ended"))
+    stream = Stream(url=public_url("/twilio/media", websocket=True))
+    stream.append(Parameter(name="caller", value=caller))
+    stream.append(Parameter(name="direction", value=direction))
+    stream.append(Parameter(name="token", value=stream_token(call_sid)))
+    connect.append(stream)
+    response.append(connect)
+    return response
+
+
+@csrf_exempt
+@require_POST
+@twilio_only
+def voice_webhook(request: HttpRequest) -> HttpResponse:
+    """Inbound call: open a bidirectional media stream to the agent."""
+    call_sid = request.POST.get("CallSid", "")
+    caller = try_normalize_phone(request.POST.get("From", "")) or ""
+    if not call_sid:
+        return HttpResponse("CallSid missing", status=400)
+    customer = customer_get_by_phone(caller) if caller else None  # also warms the cache for the stream
+    call_log_start(call_sid=call_sid, direction="inbound", from_number=caller,
+                   to_number=request.POST.get("To", ""), customer_id=(customer or {}).get("id"))
+    logger.info("call %s from %s: answering", call_sid, mask_phone(caller))
+    return _twiml(_stream_twiml(call_sid, caller, "inbound"))
+
+
+@csrf_exempt
+@require_POST
+@twilio_only
+def stream_ended(request: HttpRequest) -> HttpResponse:
+    """`<Connect action>`: the media stream closed while the call is still up. Transfer, hang up,
+    or (if the stream dropped, e.g. a worker restarted) open a new stream that resumes the talk."""
+    call_sid = request.POST.get("CallSid", "")
+    state = cache.get(session_key(call_sid)) or {}
+    response = VoiceResponse()
+    if state.get("transfer"):
+        if settings.FRONT_DESK_NUMBER:
+            dial = Dial(caller_id=request.POST.get("To") or None)
+            dial.number(settings.FRONT_DESK_NUMBER)
+            response.append(dial)
+        else:
+            response.say("Sorry, nobody can take your call right now. Please call us back later. Goodbye.")
+            response.hangup()
+        return _twiml(response)
+    reconnects = int(state.get("reconnects", 0))
+    if state.get("ended") or reconnects >= MAX_STREAM_RECONNECTS:
+        response.hangup()
+        return _twiml(response)
+    state["reconnects"] = reconnects + 1
+    cache.set(session_key(call_sid), state, 60 * 60 * 2)
+    caller = try_normalize_phone(request.POST.get("From", "")) or ""
+    direction = "outbound" if request.POST.get("Direction", "").startswith("outbound") else "inbound"
+    logger.warning("call %s: media stream dropped, reconnecting (%d)", call_sid, reconnects + 1)
+    return _twiml(_stream_twiml(call_sid, caller, direction))
+
+
+@csrf_exempt
+@require_POST
+@twilio_only
+def status_callback(request: HttpRequest) -> HttpResponse:
+    """Twilio's call status callback: record the call's end and billed duration."""
+    duration = request.POST.get("CallDuration")
+    call_log_status(call_sid=request.POST.get("CallSid", ""), status=request.POST.get("CallStatus", ""),
+                    duration_seconds=int(duration) if duration and duration.isdigit() else None)
+    return HttpResponse(status=204)
