@@ -1,0 +1,225 @@
+"""The call loop with providers behind our own interfaces: turns, streaming, barge-in, failures."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from voice.agent.registry import registry
+from voice.phrases import PhraseCache
+from voice.providers.base import ProviderError, SpeechStarted, TranscriptReceived, UtteranceEnded
+from voice.session import APOLOGY, CANT_HEAR, RESUMED, CallInfo, CallSession, SessionConfig
+from voice.state import SessionStore
+from voice.tests.fakes import QueueSTT, TimedChat, TimedTTS, TwilioPlayer
+from voice.turns import TurnConfig
+
+LONG_REPLY = ("We have openings on Tuesday morning at nine and at ten thirty, and on Wednesday afternoon at two. "
+              "Which one would suit you best?")
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
+class Call:
+    """A session wired to fakes, plus handles for the test."""
+
+    def __init__(self, *, chat: Any = None, tts: TimedTTS | None = None, customer: dict[str, Any] | None = None,
+                 phrases: PhraseCache | None = None, call_sid: str = "CA1", turn_config: TurnConfig | None = None,
+                 speed: float = 4.0) -> None:
+        self.stt = QueueSTT()
+        self.chat = chat or TimedChat()
+        self.tts = tts or TimedTTS(ms_per_char=4)
+        self.twilio = TwilioPlayer(speed=speed)
+        self.hung_up = asyncio.Event()
+
+        async def on_hangup() -> None:
+            self.hung_up.set()
+
+        self.session = CallSession(
+            info=CallInfo(call_sid=call_sid, stream_sid="MZ1", caller="+15550102000", customer=customer),
+            send=self.twilio.send, stt=self.stt, chat=self.chat, tts=self.tts, tools=registry,
+            store=SessionStore(), phrases=phrases or PhraseCache(), on_hangup=on_hangup,
+            config=SessionConfig(lead_ms=100, turns=turn_config or TurnConfig()),
+        )
+        self.twilio.session = self.session
+
+    async def __aenter__(self) -> "Call":
+        await self.session.start()
+        await self.idle()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.session.stop()
+        self.twilio.close()
+
+    async def idle(self) -> None:
+        """Wait until the agent has said everything and the caller heard it."""
+        await until(lambda: self.session._reply_task is not None and self.session._reply_task.done(),
+                    what="the agent to finish speaking")
+
+    def say(self, text: str) -> None:
+        self.stt.stream.emit(SpeechStarted())
+        self.stt.stream.emit(TranscriptReceived(text, is_final=True, speech_final=True))
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return self.session.state.history
+
+
+async def test_agent_speaks_first_and_greets_a_known_caller_by_name() -> None:
+    async with Call(customer={"id": 7, "name": "Marge Simpson", "phone": "+15550102000"}) as call:
+        assert call.tts.texts[0] == "Hi Marge, thanks for calling Bart's Automotive. How can I help you today?"
+        assert len(call.twilio.audio) > 0
+        assert call.chat.requests == []  # no model round trip before the first words
+
+
+async def test_full_turn_records_history_transcript_and_latency() -> None:
+    async with Call() as call:
+        call.say("I need an oil change")
+        await until(lambda: len(call.history) == 3, what="a reply")
+        await call.idle()
+        assert call.chat.requests[0][-1] == {"role": "user", "content": "I need an oil change"}
+        assert call.chat.requests[0][0]["role"] == "system" and "It is now" in call.chat.requests[0][0]["content"]
+        assert call.history[0]["role"] == "assistant" and "How can I help" in call.history[0]["content"]
+        assert call.history[2] == {"role": "assistant", "content": TimedChat().reply}
+        speakers = [t["speaker"] for t in call.session.state.transcript]
+        assert speakers == ["agent", "caller", "agent"]
+        record = call.session.state.latency[0]
+        assert set(record) == {"stt_final_ms", "llm_first_token_ms", "tts_first_byte_ms", "first_audio_ms", "total_ms"}
+        assert all(value is not None and value >= 0 for value in record.values())
+
+
+async def test_first_sentence_is_spoken_before_the_model_finishes() -> None:
+    chat = TimedChat(reply="Sure thing. " + LONG_REPLY, tokens_per_second=40)
+    async with Call(chat=chat) as call:
+        started = asyncio.get_running_loop().time()
+        call.twilio.first_media_at = None
+        call.say("Can I come in this week?")
+        await until(lambda: call.twilio.first_media_at is not None, what="first audio")
+        first_audio = asyncio.get_running_loop().time() - started
+        await until(lambda: len(call.history) == 3, timeout=10, what="the whole reply")
+        model_time = len(chat.reply.split(" ")) / 40
+        assert first_audio < model_time / 3
+        assert call.tts.texts[1] == "Sure thing."
+
+
+async def test_caller_speech_during_playback_clears_twilio_and_keeps_only_what_was_heard() -> None:
+    chat = TimedChat(reply=LONG_REPLY)
+    async with Call(chat=chat, tts=TimedTTS(ms_per_char=25), speed=1.0) as call:
+        greeting = len(call.twilio.audio)
+        call.say("What times do you have?")
+        await until(lambda: len(call.twilio.audio) - greeting > 8000 * 1.2, what="a second of the reply")
+        clears_before = call.twilio.clears
+        call.stt.stream.emit(SpeechStarted())
+        await until(lambda: call.twilio.clears > clears_before, timeout=1, what="clear")
+        call.stt.stream.emit(TranscriptReceived("wait actually", is_final=False))
+        await until(lambda: call.session.turns.interruptions >= 1, what="the interruption")
+        await until(lambda: len(call.history) == 3, what="the truncated reply")
+        heard = call.history[-1]["content"]
+        assert heard and LONG_REPLY.startswith(heard) and len(heard) < len(LONG_REPLY) / 2
+        assert call.session.state.transcript[-1]["interrupted"] is True
+        assert call.session.barge_in_ms and max(call.session.barge_in_ms) < 50
+        call.stt.stream.emit(TranscriptReceived("wait actually Thursday", is_final=True, speech_final=True))
+        await until(lambda: call.history[-1]["role"] == "assistant" and len(call.chat.requests) == 2,
+                    what="the next turn")
+        assert call.chat.requests[1][-1] == {"role": "user", "content": "wait actually Thursday"}
+        assert call.chat.requests[1][-2]["content"] == heard
+
+
+async def test_backchannel_during_playback_does_not_cancel_the_reply() -> None:
+    async with Call(chat=TimedChat(reply=LONG_REPLY), tts=TimedTTS(ms_per_char=8), speed=2.0) as call:
+        call.say("What times do you have?")
+        await until(lambda: len(call.twilio.audio) > 8000 * 1, what="some of the reply")
+        call.stt.stream.emit(SpeechStarted())
+        call.stt.stream.emit(TranscriptReceived("uh-huh", is_final=True, speech_final=True))
+        call.stt.stream.emit(UtteranceEnded())
+        await until(lambda: len(call.history) == 3, timeout=10, what="the reply to finish")
+        assert call.history[2]["content"] == LONG_REPLY
+        assert call.session.turns.interruptions == 0
+        assert len(call.chat.requests) == 1
+
+
+async def test_false_interruption_resumes_and_the_whole_reply_is_heard() -> None:
+    turns = TurnConfig(false_interruption_timeout=0.2)
+    async with Call(chat=TimedChat(reply=LONG_REPLY), tts=TimedTTS(ms_per_char=8), speed=2.0,
+                    turn_config=turns) as call:
+        call.say("What times do you have?")
+        await until(lambda: len(call.twilio.audio) > 8000 * 1, what="some of the reply")
+        clears = call.twilio.clears
+        call.stt.stream.emit(SpeechStarted())  # a cough: no words follow
+        await until(lambda: call.twilio.clears == clears + 1, what="the pause")
+        await until(lambda: len(call.history) == 3, timeout=10, what="the resumed reply to finish")
+        assert call.history[2]["content"] == LONG_REPLY
+        assert call.session.turns.false_interruptions == 1
+        assert call.session.tracker.heard_text() == LONG_REPLY
+
+
+async def test_model_failure_is_an_apology_with_a_transfer_offer_not_silence() -> None:
+    async with Call(chat=TimedChat(fail=True)) as call:
+        call.say("Hello?")
+        await until(lambda: len(call.history) == 3, what="the apology")
+        assert call.history[2]["content"] == APOLOGY
+        assert " ".join(call.tts.texts[-2:]) == APOLOGY
+
+
+async def test_speech_failure_mid_call_plays_the_cached_apology_and_transfers() -> None:
+    phrases = PhraseCache()
+    tts = TimedTTS(ms_per_char=2, fail_after=2)  # greeting and apology warm-up work, then it breaks
+    async with Call(tts=tts, phrases=phrases) as call:
+        await phrases.warm(tts, APOLOGY)
+        audio_before = len(call.twilio.audio)
+        call.say("I need brakes")
+        await asyncio.wait_for(call.hung_up.wait(), 5)
+        assert call.session.transfer_requested
+        assert len(call.twilio.audio) - audio_before >= len(phrases.cached(tts, APOLOGY))
+
+
+async def test_speech_failure_without_any_audio_hands_over_at_once() -> None:
+    async with Call(tts=TimedTTS(ms_per_char=2, fail_after=1)) as call:
+        call.say("I need brakes")
+        await asyncio.wait_for(call.hung_up.wait(), 5)
+        assert call.session.transfer_requested
+
+
+async def test_listening_failure_apologises_and_transfers() -> None:
+    async with Call() as call:
+        call.stt.stream.emit(ProviderError("socket gone"))
+        await asyncio.wait_for(call.hung_up.wait(), 5)
+        assert call.tts.texts[-1] == CANT_HEAR
+        assert call.session.transfer_requested
+
+
+async def test_a_new_stream_for_the_same_call_resumes_the_conversation() -> None:
+    async with Call(call_sid="CA-resume") as call:
+        call.say("I need an oil change on Friday")
+        await until(lambda: len(call.history) == 3, what="a reply")
+        await call.idle()
+    async with Call(call_sid="CA-resume") as again:
+        assert again.tts.texts[0] == RESUMED
+        again.say("Still there?")
+        await until(lambda: len(again.chat.requests) == 1, what="the model")
+        sent = again.chat.requests[0]
+        assert {"role": "user", "content": "I need an oil change on Friday"} in sent
+        assert sent[-1] == {"role": "user", "content": "Still there?"}
+
+
+async def test_silence_after_the_agent_speaks_prompts_the_caller() -> None:
+    turns = TurnConfig(silence_prompt_after=0.2, max_silence_prompts=1)
+    async with Call(turn_config=turns) as call:
+        await until(lambda: "Are you still there?" in call.tts.texts, what="a prompt")
+        await asyncio.wait_for(call.hung_up.wait(), 5)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_providers(settings) -> None:
+    settings.SHOP_NAME = "Bart's Automotive"
+
+
+async def _drain(iterator: AsyncIterator[Any]) -> list[Any]:
+    return [item async for item in iterator]
