@@ -151,7 +151,7 @@ SHOP_HOURS = env.dict(
         "sun": "",
     },
 )
-SHOP_BAYS = env.int("SHOP_BAYS", default=4)
+SHOP_BAYS = env.int("SHOP_BAYS", default=6)
 SHOP_SLOT_MINUTES = env.int("SHOP_SLOT_MINUTES", default=30)
 
 # --- Static files, logging ---------------------------------------------------------------------
