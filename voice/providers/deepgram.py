@@ -1,0 +1,328 @@
+"""Deepgram speech to text (live `/v1/listen` WebSocket) and text to speech (Aura REST), via deepgram-sdk 7.
+
+`DeepgramSTT` keeps one listen socket per call alive: it sends KeepAlive when no audio went out for a while
+(Deepgram hangs up after 10 s without data) and reopens the socket if it drops mid-call. `DeepgramTTS`
+streams mu-law 8 kHz audio for a piece of text. Both turn SDK, HTTP and socket errors into ProviderError.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, aclosing
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
+from deepgram.core.api_error import ApiError
+from deepgram.listen.v1.socket_client import AsyncV1SocketClient
+from websockets.exceptions import ConnectionClosed, WebSocketException
+
+from voice.providers.base import (
+    ProviderError,
+    SpeechStarted,
+    STTEvent,
+    TranscriptReceived,
+    UtteranceEnded,
+)
+
+logger = logging.getLogger(__name__)
+
+# Errors the SDK lets through when a socket or HTTP request fails (it wraps only HTTP statuses in ApiError).
+_TRANSPORT_ERRORS = (ApiError, OSError, TimeoutError, WebSocketException, httpx.HTTPError)
+
+
+def deepgram_environment(base_url: str | None) -> DeepgramClientEnvironment:
+    """Deepgram's own endpoints, or all four pointed at one server (`http(s)://` or `ws(s)://`, any path)."""
+    if not base_url:
+        return DeepgramClientEnvironment.PRODUCTION
+    parts = urlsplit(base_url.rstrip("/"))
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
+        raise ValueError(f"Deepgram URL must be http(s):// or ws(s)://host[:port], not {base_url!r}")
+    secure = parts.scheme in ("https", "wss")
+    http_base = urlunsplit(("https" if secure else "http", parts.netloc, parts.path, "", ""))
+    ws_base = urlunsplit(("wss" if secure else "ws", parts.netloc, parts.path, "", ""))
+    return DeepgramClientEnvironment(base=http_base, production=ws_base, agent=ws_base, agent_rest=http_base)
+
+
+# --- speech to text ------------------------------------------------------------------------------------
+
+
+class DeepgramSTT:
+    """Opens one live transcription stream per call (mu-law 8 kHz mono, interim results, VAD events)."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None = None,
+        model: str = "nova-2-phonecall",
+        *,
+        keep_alive_interval: float = 5.0,
+        connect_timeout: float = 3.0,
+        reconnect_attempts: int = 3,
+        reconnect_backoff: float = 0.2,
+    ) -> None:
+        self.model = model
+        self.keep_alive_interval = keep_alive_interval
+        self.connect_timeout = connect_timeout
+        self.reconnect_attempts = reconnect_attempts
+        self.reconnect_backoff = reconnect_backoff
+        self._client = AsyncDeepgramClient(api_key=api_key, environment=deepgram_environment(base_url))
+
+    def live_options(self) -> dict[str, Any]:
+        """The `/v1/listen` query: Twilio's audio format plus the events the turn-taking needs."""
+        return {
+            "model": self.model,
+            "encoding": "mulaw",
+            "sample_rate": 8000,
+            "channels": 1,
+            "interim_results": "true",
+            "endpointing": 300,
+            "utterance_end_ms": 1000,
+            "vad_events": "true",
+            "smart_format": "true",
+            "punctuate": "true",
+        }
+
+    async def open_stream(self) -> "DeepgramSTTStream":
+        stream = DeepgramSTTStream(self)
+        await stream.start()
+        return stream
+
+
+_CLOSED = object()  # end-of-events marker on the queue
+
+
+class DeepgramSTTStream:
+    """One call's transcription: push audio in, iterate events out; survives a dropped socket.
+
+    Audio sent while the socket is being reopened is dropped (and counted in `dropped_bytes`). If the socket
+    cannot be reopened, `events()` raises ProviderError and sending becomes a no-op.
+    """
+
+    def __init__(self, provider: DeepgramSTT) -> None:
+        self._provider = provider
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._conn: AsyncV1SocketClient | None = None
+        self._exit_stack: AsyncExitStack | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[None] | None = None
+        self._closing = False
+        self._failed = False
+        self._last_sent = 0.0
+        self.reconnects = 0
+        self.dropped_bytes = 0
+
+    async def start(self) -> None:
+        await self._connect()
+        self._last_sent = asyncio.get_running_loop().time()
+        self._reader = asyncio.create_task(self._read_forever(), name="deepgram-stt-reader")
+        if self._provider.keep_alive_interval > 0:
+            self._keeper = asyncio.create_task(self._keep_alive_forever(), name="deepgram-stt-keepalive")
+
+    # STTStream
+
+    async def send_audio(self, chunk: bytes) -> None:
+        if not chunk or self._closing or self._failed:
+            return
+        conn = self._conn
+        if conn is None:
+            self.dropped_bytes += len(chunk)
+            return
+        try:
+            await conn.send_media(chunk)
+        except (ConnectionClosed, OSError):
+            self.dropped_bytes += len(chunk)  # the reader notices the drop and reconnects
+            return
+        self._last_sent = asyncio.get_running_loop().time()
+
+    async def keep_alive(self) -> None:
+        conn = self._conn
+        if conn is None or self._closing or self._failed:
+            return
+        with contextlib.suppress(ConnectionClosed, OSError):
+            await conn.send_keep_alive()
+            self._last_sent = asyncio.get_running_loop().time()
+
+    async def events(self) -> AsyncIterator[STTEvent]:
+        while True:
+            item = await self._queue.get()
+            if item is _CLOSED:
+                self._queue.put_nowait(_CLOSED)  # a second events() iterator ends too
+                return
+            if isinstance(item, ProviderError):
+                self._queue.put_nowait(item)
+                raise item
+            yield item
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+        conn = self._conn
+        if conn is not None and not self._failed:
+            with contextlib.suppress(ConnectionClosed, OSError):
+                await conn.send_close_stream()
+        if self._reader is not None:
+            # Deepgram flushes its last Results, sends Metadata and closes; don't wait long for it.
+            try:
+                async with asyncio.timeout(2.0):
+                    await asyncio.shield(self._reader)
+            except TimeoutError:
+                self._reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._reader
+        await self._disconnect()
+        self._queue.put_nowait(_CLOSED)
+
+    # internals
+
+    async def _connect(self) -> None:
+        stack = AsyncExitStack()
+        try:
+            async with asyncio.timeout(self._provider.connect_timeout):
+                conn = await stack.enter_async_context(
+                    self._provider._client.listen.v1.connect(**self._provider.live_options())
+                )
+        except ApiError as exc:
+            await stack.aclose()
+            raise ProviderError(f"Deepgram refused the listen socket: HTTP {exc.status_code} {exc.body}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            await stack.aclose()
+            raise ProviderError(f"Deepgram listen socket could not be opened: {exc!r}") from exc
+        self._exit_stack, self._conn = stack, conn
+
+    async def _disconnect(self) -> None:
+        stack, self._exit_stack, self._conn = self._exit_stack, None, None
+        if stack is not None:
+            with contextlib.suppress(*_TRANSPORT_ERRORS):
+                async with asyncio.timeout(2.0):
+                    await stack.aclose()
+
+    async def _read_forever(self) -> None:
+        try:
+            while True:
+                conn = self._conn
+                assert conn is not None
+                try:
+                    async for message in conn:
+                        event = _to_event(message)
+                        if event is not None:
+                            self._queue.put_nowait(event)
+                    lost: BaseException | None = None
+                except (ConnectionClosed, OSError) as exc:
+                    lost = exc
+                if self._closing:
+                    return
+                logger.warning("Deepgram listen socket dropped mid-call (%r); reconnecting", lost)
+                await self._disconnect()
+                if not await self._reconnect():
+                    return
+        except Exception as exc:
+            # Anything else would leave events() waiting forever: report it there instead.
+            logger.exception("Deepgram transcription reader failed")
+            self._failed = True
+            self._queue.put_nowait(ProviderError(f"Deepgram transcription failed: {exc!r}"))
+
+    async def _reconnect(self) -> bool:
+        provider = self._provider
+        error: ProviderError | None = None
+        for attempt in range(provider.reconnect_attempts):
+            await asyncio.sleep(provider.reconnect_backoff * 2**attempt)
+            if self._closing:
+                return False
+            try:
+                await self._connect()
+            except ProviderError as exc:
+                error = exc
+                logger.warning("Deepgram reconnect attempt %d failed: %s", attempt + 1, exc)
+                continue
+            if self._closing:  # close() began while we were connecting: it will not see this socket
+                await self._disconnect()
+                return False
+            self.reconnects += 1
+            self._last_sent = asyncio.get_running_loop().time()
+            return True
+        self._failed = True
+        self._queue.put_nowait(
+            ProviderError(f"Deepgram listen socket dropped and {provider.reconnect_attempts} reconnects failed")
+        )
+        if error is not None:
+            logger.error("Deepgram transcription lost for this call: %s", error)
+        return False
+
+    async def _keep_alive_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self._provider.keep_alive_interval
+        while not self._closing and not self._failed:
+            idle = loop.time() - self._last_sent
+            if idle >= interval:
+                await self.keep_alive()
+                idle = 0.0
+            await asyncio.sleep(interval - idle)
+
+
+def _to_event(message: object) -> STTEvent | None:
+    """Our event for one SDK message; None for what the call loop does not need (Metadata, unknown types)."""
+    kind = getattr(message, "type", None)  # the SDK yields None for message types it does not know
+    if kind == "Results":
+        alternatives = message.channel.alternatives  # type: ignore[attr-defined]
+        text = alternatives[0].transcript if alternatives else ""
+        is_final = bool(message.is_final)  # type: ignore[attr-defined]
+        speech_final = bool(message.speech_final)  # type: ignore[attr-defined]
+        if not text and not speech_final:
+            return None  # silence: Deepgram sends empty results while nobody talks
+        return TranscriptReceived(text=text, is_final=is_final, speech_final=speech_final)
+    if kind == "SpeechStarted":
+        return SpeechStarted()
+    if kind == "UtteranceEnd":
+        return UtteranceEnded()
+    if kind == "Error":
+        logger.warning("Deepgram sent an error message: %s", message)
+    return None
+
+
+# --- text to speech ------------------------------------------------------------------------------------
+
+
+class DeepgramTTS:
+    """Aura text to speech over REST, streamed as raw mu-law 8 kHz (what Twilio plays)."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None = None,
+        model: str = "aura-asteria-en",
+        *,
+        timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+    ) -> None:
+        self.model = model
+        # Our own httpx client: the timeout bounds the wait for each chunk, so a stalled voice fails fast.
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=connect_timeout))
+        self._client = AsyncDeepgramClient(
+            api_key=api_key, environment=deepgram_environment(base_url), httpx_client=self._http, max_retries=0
+        )
+
+    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        audio = self._client.speak.v1.audio.generate(  # an async generator: iterate it, never await it
+            text=text, model=self.model, encoding="mulaw", sample_rate=8000, container="none"
+        )
+        try:
+            async with aclosing(audio):
+                async for chunk in audio:
+                    if chunk:
+                        yield chunk
+        except ApiError as exc:
+            raise ProviderError(f"Deepgram speak failed: HTTP {exc.status_code} {exc.body}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise ProviderError(f"Deepgram speak failed: {exc!r}") from exc
+
+    async def aclose(self) -> None:
+        """Release pooled HTTP connections (optional; for clean shutdown)."""
+        await self._http.aclose()

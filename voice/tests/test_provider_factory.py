@@ -1,0 +1,94 @@
+"""The provider factory: settings (read at call time) pick the vendor classes; unknown names are refused."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from voice.providers.base import TextDelta
+from voice.providers.deepgram import DeepgramSTT, DeepgramTTS
+from voice.providers.elevenlabs import ElevenLabsTTS
+from voice.providers.factory import make_chat, make_stt, make_tts
+from voice.providers.openai_chat import OpenAIChat
+from voice.tests.peers.deepgram_server import FakeDeepgram
+from voice.tests.peers.openai_server import FakeOpenAI, TextReply
+
+
+@pytest.fixture(autouse=True)
+def _keys(settings) -> None:
+    settings.DEEPGRAM_API_KEY = "dg-key"
+    settings.OPENAI_API_KEY = "sk-key"
+    settings.ELEVENLABS_API_KEY = "xi-key"
+
+
+def test_the_default_names_build_deepgram_openai_and_deepgram(settings) -> None:
+    settings.STT_PROVIDER, settings.LLM_PROVIDER, settings.TTS_PROVIDER = "deepgram", "openai", "deepgram"
+
+    assert isinstance(make_stt(), DeepgramSTT)
+    assert isinstance(make_chat(), OpenAIChat)
+    assert isinstance(make_tts(), DeepgramTTS)
+
+
+def test_tts_provider_elevenlabs_builds_elevenlabs_with_the_configured_voice(settings) -> None:
+    settings.TTS_PROVIDER = "elevenlabs"
+    settings.ELEVENLABS_VOICE_ID = "pNInz6obpgDQGcFmaJgB"
+    settings.ELEVENLABS_MODEL = "eleven_turbo_v2_5"
+
+    tts = make_tts()
+
+    assert isinstance(tts, ElevenLabsTTS)
+    assert (tts.voice_id, tts.model_id) == ("pNInz6obpgDQGcFmaJgB", "eleven_turbo_v2_5")
+
+
+def test_settings_are_read_when_a_provider_is_made_not_at_import(settings) -> None:
+    settings.STT_PROVIDER, settings.LLM_PROVIDER, settings.TTS_PROVIDER = "deepgram", "openai", "deepgram"
+    settings.DEEPGRAM_STT_MODEL = "nova-3"
+    settings.DEEPGRAM_TTS_MODEL = "aura-2-thalia-en"
+    settings.OPENAI_MODEL = "gpt-4o-mini"
+
+    assert make_stt().model == "nova-3"  # type: ignore[attr-defined]
+    assert make_tts().model == "aura-2-thalia-en"  # type: ignore[attr-defined]
+    assert make_chat().model == "gpt-4o-mini"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("setting", "make"),
+    [("STT_PROVIDER", make_stt), ("LLM_PROVIDER", make_chat), ("TTS_PROVIDER", make_tts)],
+)
+def test_an_unknown_provider_name_is_refused_with_the_choices(settings, setting, make) -> None:
+    setattr(settings, setting, "carrier-pigeon")
+
+    with pytest.raises(ImproperlyConfigured, match=rf"{setting}='carrier-pigeon' is not a known .* choose one of"):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("provider_setting", "name", "key_setting", "make"),
+    [
+        ("STT_PROVIDER", "deepgram", "DEEPGRAM_API_KEY", make_stt),
+        ("LLM_PROVIDER", "openai", "OPENAI_API_KEY", make_chat),
+        ("TTS_PROVIDER", "deepgram", "DEEPGRAM_API_KEY", make_tts),
+        ("TTS_PROVIDER", "elevenlabs", "ELEVENLABS_API_KEY", make_tts),
+    ],
+)
+def test_a_vendor_without_its_api_key_is_refused_by_name(settings, provider_setting, name, key_setting, make) -> None:
+    setattr(settings, provider_setting, name)
+    setattr(settings, key_setting, "")
+
+    with pytest.raises(ImproperlyConfigured, match=rf"{name!r} provider needs {key_setting}"):
+        make()
+
+
+async def test_made_providers_talk_to_the_configured_urls_with_the_configured_keys(settings) -> None:
+    async with FakeDeepgram(api_key="dg-key") as dg, FakeOpenAI(api_key="sk-key", replies=[TextReply("Hi.")]) as ai:
+        settings.TTS_PROVIDER, settings.LLM_PROVIDER = "deepgram", "openai"
+        settings.DEEPGRAM_URL, settings.DEEPGRAM_TTS_MODEL = dg.url, "aura-2-thalia-en"
+        settings.OPENAI_BASE_URL = ai.url
+
+        tts, chat = make_tts(), make_chat()
+        audio = [chunk async for chunk in tts.synthesize("Hello.")]
+        events = [event async for event in chat.stream([{"role": "user", "content": "Hi"}], [])]
+        await tts.aclose()  # type: ignore[attr-defined]
+        await chat.aclose()  # type: ignore[attr-defined]
+
+    assert audio
+    assert dg.speak_requests[0].query["model"] == "aura-2-thalia-en"
+    assert events == [TextDelta("Hi.")]
