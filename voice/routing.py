@@ -1,3 +1,9 @@
 """WebSocket routes of the voice app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from voice.consumers import MediaStreamConsumer
+
+websocket_urlpatterns = [
+    path("twilio/media", MediaStreamConsumer.as_asgi()),
+]

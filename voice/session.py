@@ -176,6 +176,14 @@ class CallSession:
                 await self._stt.close()
         await self._store.save(self.info.call_sid, self.state)
 
+    async def close_providers(self) -> None:
+        """Release the chat and TTS clients' pooled connections."""
+        for provider in (self._chat, self._tts):
+            aclose = getattr(provider, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
     def _greeting(self) -> str:
         from django.conf import settings
 
@@ -347,8 +355,7 @@ class CallSession:
         await self._clear_playback()
         self._finish_interrupted_reply()
         self._reply_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._reply_task
+        await asyncio.wait([self._reply_task])  # unlike awaiting it, never swallows our own cancellation
         self._drain_audio()
         self._playing.set()
         await self._store.save(self.info.call_sid, self.state)

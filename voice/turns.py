@@ -194,7 +194,10 @@ class TurnTaker:
         if self.state in _REPLY_IN_FLIGHT:
             if text:
                 if count_real_words(self.caller_text, self.config.backchannels) >= self.config.min_interruption_words:
-                    return self._interrupt()
+                    actions = self._interrupt()
+                    if event.speech_final:  # the interrupting utterance is already complete: answer it
+                        actions += self._end_of_utterance()
+                    return actions
                 if event.speech_final:
                     return self._resume()  # the caller stopped after backchannels only
                 self._speech_at = now

@@ -394,3 +394,12 @@ def test_noise_as_the_reply_ends_still_starts_the_silence_timer() -> None:
 )
 def test_real_words_are_counted_without_backchannels(text: str, expected: int) -> None:
     assert count_real_words(text, BACKCHANNELS) == expected
+
+
+def test_a_complete_utterance_that_interrupts_is_answered_at_once() -> None:
+    turns = TurnTaker()
+    turns.handle(AgentReplyStarted(), 0.0)
+    assert turns.handle(SpeechStarted(), 0.1) == [PausePlayback()]
+    actions = turns.handle(TranscriptReceived("I'd like an oil change please.", is_final=True, speech_final=True), 0.2)
+    assert actions == [CancelReply(), StartReply("I'd like an oil change please.")]
+    assert turns.state is TurnState.THINKING

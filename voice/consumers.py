@@ -1,0 +1,119 @@
+"""The Twilio media-stream WebSocket: checks who is calling, then hands events to a CallSession."""
+
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from crm.phones import mask_phone
+from crm.selectors import acustomer_get_by_phone
+from crm.services import call_log_finish, call_log_start
+from voice import twilio_protocol as twilio
+from voice.agent.registry import registry
+from voice.phrases import PhraseCache
+from voice.providers.factory import make_chat, make_stt, make_tts
+from voice.security import public_url, signature_valid, stream_token_valid
+from voice.session import APOLOGY, CANT_HEAR, GOODBYE_SILENT, RESUMED, STILL_THERE, CallInfo, CallSession
+from voice.state import SessionStore
+
+logger = logging.getLogger(__name__)
+
+# Audio of the fixed phrases, shared by every call this process handles (not per-call state).
+PHRASES = PhraseCache({APOLOGY, CANT_HEAR, STILL_THERE, GOODBYE_SILENT, RESUMED})
+
+POLICY_VIOLATION = 1008
+
+
+class MediaStreamConsumer(AsyncWebsocketConsumer):
+    """One Twilio media stream. Malformed or out-of-order frames are logged and dropped."""
+
+    session: CallSession | None = None
+
+    async def connect(self) -> None:
+        headers = dict(self.scope.get("headers", []))
+        signature = headers.get(b"x-twilio-signature", b"").decode("latin-1") or None
+        query = self.scope.get("query_string", b"").decode()
+        url = public_url(self.scope["path"] + (f"?{query}" if query else ""), websocket=True)
+        if not signature_valid(url, {}, signature):
+            logger.warning("rejected a media-stream upgrade with a missing or forged Twilio signature")
+            await self.close(code=POLICY_VIOLATION)  # before accept: the handshake gets 403
+            return
+        self.order = twilio.StreamOrder()
+        await self.accept()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            event = twilio.parse_message(text_data if text_data is not None else (bytes_data or b""))
+        except twilio.ProtocolError as exc:
+            logger.warning("dropped a malformed media-stream frame: %s", exc)
+            return
+        reason = self.order.accept(event)
+        if reason is not None:
+            logger.warning("dropped an out-of-order media-stream frame: %s", reason)
+            return
+        try:
+            await self._dispatch(event)
+        except Exception:
+            logger.exception("error handling a %s frame; the call goes on", type(event).__name__)
+
+    async def _dispatch(self, event: Any) -> None:
+        if isinstance(event, twilio.StreamStarted):
+            await self._start(event)
+        elif self.session is None:
+            return
+        elif isinstance(event, twilio.MediaReceived):
+            await self.session.on_media(event.payload)
+        elif isinstance(event, twilio.MarkReceived):
+            await self.session.on_mark(event.name)
+        elif isinstance(event, twilio.DtmfReceived):
+            await self.session.on_dtmf(event.digit)
+        elif isinstance(event, twilio.StreamStopped):
+            await self._finish()
+            await self.close()
+
+    async def _start(self, event: twilio.StreamStarted) -> None:
+        params = event.custom_parameters
+        if not stream_token_valid(params.get("token"), event.call_sid):
+            logger.warning("call %s: media stream with a bad or expired token, closing", event.call_sid)
+            await self.close(code=POLICY_VIOLATION)
+            return
+        caller = params.get("caller") or None
+        direction = params.get("direction", "inbound")
+        customer = await acustomer_get_by_phone(caller) if caller else None
+        await database_sync_to_async(call_log_start)(
+            call_sid=event.call_sid, direction=direction, from_number=caller or "",
+            customer_id=(customer or {}).get("id"))
+        logger.info("call %s from %s: stream started", event.call_sid, mask_phone(caller))
+        info = CallInfo(call_sid=event.call_sid, stream_sid=event.stream_sid, caller=caller, direction=direction,
+                        customer=customer)
+        tts = make_tts()
+        self.session = CallSession(info=info, send=self._send_text, stt=make_stt(), chat=make_chat(), tts=tts,
+                                   tools=registry, store=SessionStore(), phrases=PHRASES, on_hangup=self._hang_up)
+        await self.session.start()
+
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def _hang_up(self) -> None:
+        """The agent is done (goodbye, transfer): close the stream; Twilio runs `<Connect action>`."""
+        await self._finish(ended=True)
+        await self.close()
+
+    async def _finish(self, ended: bool = False) -> None:
+        session, self.session = self.session, None
+        if session is None:
+            return
+        session.state.ended = ended and not session.transfer_requested
+        session.state.transfer = session.transfer_requested
+        await session.stop()
+        await session.close_providers()
+        state = session.state
+        outcome = state.outcome or session.context.outcome or (
+            "information" if any(t["speaker"] == "caller" for t in state.transcript) else "abandoned")
+        await database_sync_to_async(call_log_finish)(
+            call_sid=session.info.call_sid, transcript=state.transcript, latency=state.latency, outcome=outcome,
+            customer_id=(state.customer or {}).get("id"))
+
+    async def disconnect(self, code: int) -> None:
+        await self._finish()
