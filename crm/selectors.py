@@ -4,6 +4,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
+from django.db import close_old_connections
 
 from crm.models import Customer
 
@@ -31,9 +32,16 @@ def customer_get_by_phone(phone: str) -> dict[str, Any] | None:
     return summary
 
 
+def _customer_get_by_phone_in_thread(phone: str) -> dict[str, Any] | None:
+    try:
+        return customer_get_by_phone(phone)
+    finally:
+        close_old_connections()  # worker threads must not hold database connections open
+
+
 async def acustomer_get_by_phone(phone: str) -> dict[str, Any] | None:
     """Async form of `customer_get_by_phone` for the call loop."""
-    return await sync_to_async(customer_get_by_phone, thread_sensitive=False)(phone)
+    return await sync_to_async(_customer_get_by_phone_in_thread, thread_sensitive=False)(phone)
 
 
 def customer_cache_forget(phone: str) -> None:
