@@ -78,8 +78,9 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Concurrent writers (ASGI server + qcluster) wait for the lock instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # Concurrent writers (ASGI server + qcluster) wait for the lock instead of failing at once, and
+    # IMMEDIATE transactions take it up front, so a booking's read-check-write cannot interleave.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -153,6 +154,29 @@ SHOP_HOURS = env.dict(
 )
 SHOP_BAYS = env.int("SHOP_BAYS", default=6)
 SHOP_SLOT_MINUTES = env.int("SHOP_SLOT_MINUTES", default=30)
+SHOP_CLOSED_DAYS = env.list("SHOP_CLOSED_DAYS", default=[])  # ISO dates: holidays
+SHOP_LEAD_TIME_MINUTES = env.int("SHOP_LEAD_TIME_MINUTES", default=60)  # earliest start: now + this
+SHOP_BOOKING_DAYS = env.int("SHOP_BOOKING_DAYS", default=60)  # how far ahead callers can book
+
+# --- Calendar: the built-in one, or Google Calendar ----------------------------------------------
+GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
+GOOGLE_CLIENT_SECRET = env.str("GOOGLE_CLIENT_SECRET", default="")
+GOOGLE_REFRESH_TOKEN = env.str("GOOGLE_REFRESH_TOKEN", default="")
+GOOGLE_SERVICE_ACCOUNT_FILE = env.str("GOOGLE_SERVICE_ACCOUNT_FILE", default="")
+GOOGLE_SERVICE_ACCOUNT_JSON = env.str("GOOGLE_SERVICE_ACCOUNT_JSON", default="")
+GOOGLE_CALENDAR_ID = env.str("GOOGLE_CALENDAR_ID", default="primary")
+GOOGLE_CALENDAR_API_URL = env.str("GOOGLE_CALENDAR_API_URL", default="")  # tests: a local server
+GOOGLE_TOKEN_URI = env.str("GOOGLE_TOKEN_URI", default="https://oauth2.googleapis.com/token")
+_GOOGLE_CONFIGURED = bool(GOOGLE_REFRESH_TOKEN or GOOGLE_SERVICE_ACCOUNT_FILE or GOOGLE_SERVICE_ACCOUNT_JSON)
+CALENDAR_BACKEND = env.str("CALENDAR_BACKEND", default="google" if _GOOGLE_CONFIGURED else "builtin")
+
+# --- Reminder calls -------------------------------------------------------------------------------
+# Safe mode (the default) dials only the allow-listed numbers; every other reminder is logged as
+# skipped. Turning it off is an explicit production decision that no default or demo makes.
+REMINDER_SAFE_MODE = env.bool("REMINDER_SAFE_MODE", default=True)
+REMINDER_ALLOWED_NUMBERS = env.list("REMINDER_ALLOWED_NUMBERS", default=[])
+REMINDER_PACE_SECONDS = env.float("REMINDER_PACE_SECONDS", default=1.0)
+REMINDER_HOUR = env.int("REMINDER_HOUR", default=9)
 
 # --- Static files, logging ---------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -4,13 +4,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString
+from django_q.tasks import async_task
 
-from crm.models import Appointment, CallLog, Customer, Vehicle
+from crm.models import Appointment, CalendarSync, CallLog, Customer, Vehicle
 from crm.phones import try_normalize_phone
 from scheduling.shop import shop_timezone
 
@@ -157,8 +159,14 @@ class AppointmentAdmin(admin.ModelAdmin):
     search_fields = ("customer__name", "=vehicle__vin", "vehicle__license_plate")
     search_help_text = "Customer phone (any format) or name, VIN or licence plate."
     autocomplete_fields = ("customer", "vehicle")
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("calendar_event_id", "calendar_sync", "idempotency_key", "created_at", "updated_at")
     ordering = ("-scheduled_at",)
+
+    def save_model(self, request: HttpRequest, obj: Appointment, form: Any, change: bool) -> None:
+        """Staff edits win (they may overbook on purpose); the calendar follows in the background."""
+        obj.calendar_sync = CalendarSync.PENDING
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(lambda: async_task("crm.tasks.sync_appointment_calendar", obj.pk))
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         term = search_term.strip()

@@ -125,6 +125,12 @@ class AppointmentStatus(models.TextChoices):
 ACTIVE_STATUSES = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
 
 
+class CalendarSync(models.TextChoices):
+    PENDING = "pending", "Waiting to sync"
+    SYNCED = "synced", "In the calendar"
+    FAILED = "failed", "Sync failing (retrying)"
+
+
 class Appointment(models.Model):
     """A booked service for one customer's vehicle at a time in the shop's calendar."""
 
@@ -139,13 +145,23 @@ class Appointment(models.Model):
     notes = models.TextField(blank=True)
     total_cost = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
     calendar_event_id = models.CharField(max_length=1024, blank=True)
+    calendar_sync = models.CharField(max_length=8, choices=CalendarSync.choices, default=CalendarSync.PENDING)
+    idempotency_key = models.CharField(
+        max_length=128, blank=True, help_text="Same booking request replayed (model retry, reconnect) → same row."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-scheduled_at", "-id"]
-        indexes = [models.Index(fields=["status", "scheduled_at"], name="crm_appt_status_when_idx")]
+        indexes = [
+            models.Index(fields=["status", "scheduled_at"], name="crm_appt_status_when_idx"),
+            models.Index(fields=["calendar_sync"], name="crm_appt_calendar_sync_idx"),
+        ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"], condition=~Q(idempotency_key=""), name="crm_appt_idempotency_key_unique"
+            ),
             models.CheckConstraint(condition=Q(service_type__in=ServiceType.values), name="crm_appt_service_known"),
             models.CheckConstraint(condition=Q(status__in=AppointmentStatus.values), name="crm_appt_status_known"),
             models.CheckConstraint(condition=Q(duration__gt=timedelta(0)), name="crm_appt_duration_positive"),

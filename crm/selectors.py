@@ -47,3 +47,20 @@ async def acustomer_get_by_phone(phone: str) -> dict[str, Any] | None:
 def customer_cache_forget(phone: str) -> None:
     """Drop the cached entry after the customer's record changed."""
     cache.delete(customer_cache_key(phone))
+
+
+def appointment_for_reminder(appointment_id: int, phone: str | None) -> dict[str, Any] | None:
+    """The appointment a reminder call is about, only if it belongs to the number being called."""
+    from crm.models import ACTIVE_STATUSES, Appointment
+
+    appointment = (Appointment.objects.select_related("customer", "vehicle")
+                   .filter(pk=appointment_id, status__in=ACTIVE_STATUSES).first())
+    if appointment is None or appointment.customer.phone != phone:
+        return None
+    vehicle = appointment.vehicle
+    return {
+        "appointment_id": appointment.pk,
+        "service": appointment.get_service_type_display(),
+        "scheduled_at": appointment.scheduled_at,
+        "vehicle": f"{vehicle.year} {vehicle.make} {vehicle.model}".strip() if vehicle else "car",
+    }

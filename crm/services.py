@@ -1,12 +1,35 @@
 """Writes with side effects on CRM data."""
 
-from datetime import datetime, timedelta
+import logging
+from datetime import datetime, time, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.utils import timezone
+from scheduling.availability import Interval, why_not_bookable
+from scheduling.calendars import CalendarEvent, event_id_for, get_calendar
+from vininfo import Vin
 
-from crm.models import CallDirection, CallLog, CallOutcome
+from crm.models import (
+    ACTIVE_STATUSES,
+    SERVICE_MENU,
+    Appointment,
+    AppointmentStatus,
+    CalendarSync,
+    CallDirection,
+    CallLog,
+    CallOutcome,
+    Customer,
+    Vehicle,
+)
+from crm.phones import normalize_phone
+from crm.selectors import customer_cache_forget
+from crm.vins import normalize_vin, validate_vin
+from scheduling.shop import shop_timezone
+
+logger = logging.getLogger(__name__)
 
 
 def call_log_start(*, call_sid: str, direction: str = CallDirection.INBOUND, from_number: str = "",
@@ -51,3 +74,200 @@ def call_log_status(*, call_sid: str, status: str, duration_seconds: int | None)
             call.outcome = CallOutcome.FAILED
         call.save()
     return call
+
+
+# --- customers and vehicles -------------------------------------------------------------------------
+
+
+class BookingError(Exception):
+    """A booking request the shop cannot honour; the message is short enough to say on the phone."""
+
+
+def customer_for_phone(*, phone: str, name: str = "") -> Customer:
+    """The customer with this (verified) number, created on first contact."""
+    customer, created = Customer.objects.get_or_create(phone=normalize_phone(phone), defaults={"name": name})
+    if created:
+        customer_cache_forget(customer.phone)
+    return customer
+
+
+def customer_update(*, customer: Customer, name: str | None = None, email: str | None = None) -> Customer:
+    """Change what the caller told us about themselves (validated like an admin edit)."""
+    if name is not None:
+        customer.name = name.strip()[:120]
+    if email is not None:
+        customer.email = email.strip()
+    customer.full_clean(exclude=["phone"])
+    customer.save()
+    return customer
+
+
+def vehicle_add(*, customer: Customer, vin: str = "", year: int | None = None, make: str = "", model: str = "",
+                license_plate: str = "", mileage: int | None = None) -> Vehicle:
+    """Add a car to the customer's record; a VIN is checked and decoded for the make and year."""
+    vin = normalize_vin(vin) if vin else ""
+    if vin:
+        validate_vin(vin)
+        if Vehicle.objects.filter(vin=vin).exclude(customer=customer).exists():
+            raise ValidationError("That VIN is already on another customer's record; staff will sort it out.")
+        existing = Vehicle.objects.filter(vin=vin, customer=customer).first()
+        if existing:
+            return existing
+        decoded = Vin(vin)
+        if not make:
+            make = str(decoded.manufacturer or "")
+        if year is None and decoded.years:
+            plausible = [y for y in decoded.years if y <= timezone.now().year + 1]
+            year = max(plausible) if plausible else None
+    if not vin:
+        raise ValidationError("I need the car's VIN to add it; it's on the driver's side of the dashboard.")
+    if year is None or not make:
+        raise ValidationError("I couldn't tell the car's year and make from that VIN; what are they?")
+    vehicle = Vehicle(customer=customer, vin=vin, year=year, make=make[:50],
+                      model=model[:80], license_plate=license_plate, mileage=mileage)
+    vehicle.full_clean()
+    vehicle.save()
+    return vehicle
+
+
+# --- appointments -------------------------------------------------------------------------------------
+
+
+def _lock_day(start: datetime) -> None:
+    """Serialise bookings for one shop day. Postgres: a transaction-scoped advisory lock; SQLite:
+    transactions are IMMEDIATE (settings), so writers already queue for the database lock."""
+    if connection.vendor == "postgresql":
+        day = start.astimezone(shop_timezone()).date()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [BOOKING_LOCK_NAMESPACE, day.toordinal()])
+
+
+BOOKING_LOCK_NAMESPACE = 4242  # first key of the advisory lock pair: "appointment booking"
+
+
+def _booked_intervals(start: datetime, end: datetime, exclude_id: int | None = None) -> list[Interval]:
+    """The shop's active appointments overlapping [start, end)."""
+    rows = (
+        Appointment.objects.filter(status__in=ACTIVE_STATUSES, scheduled_at__lt=end,
+                                   scheduled_at__gte=start - MAX_SERVICE_DURATION)
+        .exclude(pk=exclude_id)
+        .values_list("scheduled_at", "duration")
+    )
+    return [Interval(at, at + duration) for at, duration in rows if at + duration > start]
+
+
+MAX_SERVICE_DURATION = max(info.duration for info in SERVICE_MENU.values()) + timedelta(hours=4)
+
+
+def _day_bounds(moment: datetime) -> tuple[datetime, datetime]:
+    tz = shop_timezone()
+    day = moment.astimezone(tz).date()
+    return (datetime.combine(day, time.min, tzinfo=tz), datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz))
+
+
+def _check_bookable(start: datetime, duration: timedelta, blocked: list[Interval],
+                    exclude_id: int | None = None) -> None:
+    day_start, day_end = _day_bounds(start)
+    reason = why_not_bookable(start, duration, booked=_booked_intervals(day_start, day_end, exclude_id),
+                              blocked=blocked, now=timezone.now())
+    if reason:
+        raise BookingError(reason)
+
+
+def appointment_book(*, customer: Customer, service_type: str, start: datetime, vehicle: Vehicle | None = None,
+                     notes: str = "", idempotency_key: str = "", blocked: list[Interval] | None = None) -> Appointment:
+    """Book a service, never beyond the shop's bays. The same `idempotency_key` returns the same row.
+
+    `blocked` are the shared calendar's staff blocks for that day, fetched by the caller before the
+    transaction (a network call must not hold the booking lock)."""
+    if service_type not in SERVICE_MENU:
+        raise BookingError("We don't offer that service; I can read you the service menu.")
+    if vehicle is not None and vehicle.customer_id != customer.pk:
+        raise BookingError("That car isn't on your record.")
+    info = SERVICE_MENU[service_type]
+    with transaction.atomic():
+        _lock_day(start)
+        if idempotency_key:
+            existing = Appointment.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing
+        _check_bookable(start, info.duration, blocked or [])
+        appointment = Appointment(customer=customer, vehicle=vehicle, service_type=service_type, scheduled_at=start,
+                                  duration=info.duration, total_cost=info.price, notes=notes[:2000],
+                                  idempotency_key=idempotency_key[:128], status=AppointmentStatus.SCHEDULED,
+                                  calendar_sync=CalendarSync.PENDING)
+        appointment.full_clean()
+        appointment.save()
+    return appointment
+
+
+def appointment_reschedule(*, appointment: Appointment, start: datetime,
+                           blocked: list[Interval] | None = None) -> Appointment:
+    """Move an active appointment to a new start, with the same capacity rules as a booking."""
+    with transaction.atomic():
+        _lock_day(start)
+        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if appointment.status not in ACTIVE_STATUSES:
+            raise BookingError("That appointment is no longer active.")
+        if appointment.scheduled_at == start:
+            return appointment
+        _check_bookable(start, appointment.duration, blocked or [], exclude_id=appointment.pk)
+        appointment.scheduled_at = start
+        appointment.status = AppointmentStatus.SCHEDULED
+        appointment.calendar_sync = CalendarSync.PENDING
+        appointment.save(update_fields=["scheduled_at", "status", "calendar_sync", "updated_at"])
+    return appointment
+
+
+def appointment_cancel(*, appointment: Appointment) -> Appointment:
+    """Cancel an active appointment (idempotent)."""
+    with transaction.atomic():
+        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if appointment.status == AppointmentStatus.CANCELLED:
+            return appointment
+        if appointment.status not in ACTIVE_STATUSES:
+            raise BookingError("That appointment can't be cancelled any more.")
+        appointment.status = AppointmentStatus.CANCELLED
+        appointment.calendar_sync = CalendarSync.PENDING
+        appointment.save(update_fields=["status", "calendar_sync", "updated_at"])
+    return appointment
+
+
+def appointment_confirm(*, appointment: Appointment) -> Appointment:
+    """The customer confirmed they are coming."""
+    Appointment.objects.filter(pk=appointment.pk, status=AppointmentStatus.SCHEDULED).update(
+        status=AppointmentStatus.CONFIRMED, updated_at=timezone.now())
+    appointment.refresh_from_db()
+    return appointment
+
+
+def _calendar_event(appointment: Appointment) -> CalendarEvent:
+    customer = appointment.customer
+    vehicle = appointment.vehicle
+    car = f"{vehicle.year} {vehicle.make} {vehicle.model}".strip() if vehicle else "vehicle not given"
+    return CalendarEvent(
+        event_id=event_id_for(appointment.pk),
+        summary=f"{appointment.get_service_type_display()}: {customer.name or customer.phone}",
+        description=f"{car}\nPhone: {customer.phone}\n{appointment.notes}".strip(),
+        start=appointment.scheduled_at, end=appointment.ends_at,
+        attendees=[customer.email] if customer.email else [], location=settings.SHOP_ADDRESS,
+    )
+
+
+def appointment_sync_calendar(*, appointment_id: int) -> bool:
+    """Bring the calendar in line with the appointment row (the source of truth). False: try later."""
+    appointment = Appointment.objects.select_related("customer", "vehicle").get(pk=appointment_id)
+    calendar = get_calendar()
+    try:
+        if appointment.status in ACTIVE_STATUSES:
+            event_id = calendar.upsert_event(_calendar_event(appointment))
+        else:
+            calendar.delete_event(appointment.calendar_event_id or event_id_for(appointment.pk))
+            event_id = appointment.calendar_event_id
+    except Exception as exc:  # noqa: BLE001 - any calendar failure: keep the booking, retry later
+        logger.warning("calendar sync of appointment %s failed (%s); will retry", appointment_id, type(exc).__name__)
+        Appointment.objects.filter(pk=appointment_id).update(calendar_sync=CalendarSync.FAILED)
+        return False
+    Appointment.objects.filter(pk=appointment_id, updated_at=appointment.updated_at).update(
+        calendar_event_id=event_id, calendar_sync=CalendarSync.SYNCED)
+    return True

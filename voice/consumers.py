@@ -3,19 +3,22 @@
 import logging
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from crm.phones import mask_phone
-from crm.selectors import acustomer_get_by_phone
+from crm.selectors import acustomer_get_by_phone, appointment_for_reminder
 from crm.services import call_log_finish, call_log_start
 from voice import twilio_protocol as twilio
 from voice.agent.registry import registry
+from voice.agent.speech import spoken_time
 from voice.phrases import PhraseCache
 from voice.providers.factory import make_chat, make_stt, make_tts
 from voice.security import public_url, signature_valid, stream_token_valid
 from voice.session import APOLOGY, CANT_HEAR, GOODBYE_SILENT, RESUMED, STILL_THERE, CallInfo, CallSession
 from voice.state import SessionStore
+from voice.telephony import transfer_call
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +88,14 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             call_sid=event.call_sid, direction=direction, from_number=caller or "",
             customer_id=(customer or {}).get("id"))
         logger.info("call %s from %s: stream started", event.call_sid, mask_phone(caller))
+        reminder = None
+        appointment_id = params.get("appointment", "")
+        if direction == "outbound" and appointment_id.isdigit():
+            reminder = await database_sync_to_async(appointment_for_reminder)(int(appointment_id), caller)
+            if reminder is not None:
+                reminder["when"] = spoken_time(reminder.pop("scheduled_at"))
         info = CallInfo(call_sid=event.call_sid, stream_sid=event.stream_sid, caller=caller, direction=direction,
-                        customer=customer)
+                        customer=customer, reminder=reminder)
         tts = make_tts()
         self.session = CallSession(info=info, send=self._send_text, stt=make_stt(), chat=make_chat(), tts=tts,
                                    tools=registry, store=SessionStore(), phrases=PHRASES, on_hangup=self._hang_up)
@@ -96,7 +105,11 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=text)
 
     async def _hang_up(self) -> None:
-        """The agent is done (goodbye, transfer): close the stream; Twilio runs `<Connect action>`."""
+        """The agent is done (goodbye, transfer): close the stream; Twilio runs `<Connect action>`,
+        which dials the front desk if the REST transfer could not be made."""
+        session = self.session
+        if session is not None and session.transfer_requested:
+            await sync_to_async(transfer_call, thread_sensitive=False)(session.info.call_sid)
         await self._finish(ended=True)
         await self.close()
 

@@ -24,7 +24,15 @@ from voice.agent.sentences import SentenceSplitter
 from voice.agent.tools import ToolContext, ToolRegistry
 from voice.phrases import PhraseCache
 from voice.playback import PlaybackTracker
-from voice.providers.base import ChatModel, ProviderError, STTProvider, STTStream, TTSProvider
+from voice.providers.base import (
+    ChatModel,
+    ProviderError,
+    STTProvider,
+    STTStream,
+    TranscriptReceived,
+    TTSProvider,
+    UtteranceEnded,
+)
 from voice.state import ConversationState, SessionStore
 from voice.turns import (
     AgentReplyFinished,
@@ -48,6 +56,11 @@ STILL_THERE = "Are you still there?"
 GOODBYE_SILENT = "I'll let you go for now. Call us back any time. Goodbye."
 RESUMED = "Sorry about that, the line dropped for a moment. I'm back with you."
 
+# What a key press means, said in words to the agent (which then uses its tools as for speech).
+KEYPAD = {"2": "I need to reschedule the appointment.",
+          "3": "I want to cancel the appointment.", "0": "I'd like to talk to a person."}
+KEYPAD_ANY_CALL = {"0": "I'd like to talk to a person."}
+
 BYTES_PER_MS = 8  # mu-law 8 kHz mono
 VOICE_RMS = 500  # linear RMS above which an inbound frame counts as the caller's voice
 
@@ -61,6 +74,7 @@ class CallInfo:
     caller: str | None
     direction: str = "inbound"
     customer: dict[str, Any] | None = None
+    reminder: dict[str, Any] | None = None  # outbound reminder calls: the appointment it is about
 
 
 @dataclass(slots=True)
@@ -188,6 +202,11 @@ class CallSession:
         from django.conf import settings
 
         name = (self.info.customer or {}).get("name", "").split(" ")[0]
+        if self.info.reminder is not None:
+            r = self.info.reminder
+            return (f"Hi{' ' + name if name else ''}, this is {settings.SHOP_NAME} calling to remind you about your "
+                    f"{r['service'].lower()} for your {r['vehicle']} on {r['when']}. Can you still make it? "
+                    "You can also press 1 to confirm, 2 to reschedule, or 3 to cancel.")
         if name:
             return f"Hi {name}, thanks for calling {settings.SHOP_NAME}. How can I help you today?"
         return f"Thanks for calling {settings.SHOP_NAME}. How can I help you today?"
@@ -210,8 +229,39 @@ class CallSession:
         self._check_reply_played()
 
     async def on_dtmf(self, digit: str) -> None:
-        """A keypad press; recorded in the transcript (menus come with the reminder calls)."""
+        """Keypad: on a reminder call 1 confirms, 2 reschedules, 3 cancels; 0 asks for a person."""
         self._transcript("caller", f"[pressed {digit}]")
+        if digit == "1" and self.info.reminder is not None:
+            await self._interrupt_reply()
+            await self._confirm_reminder()
+            return
+        said = KEYPAD.get(digit) if self.info.reminder is not None else KEYPAD_ANY_CALL.get(digit)
+        if said is None:
+            return
+        await self._interrupt_reply()
+        self.turns = TurnTaker(self.config.turns)  # the key press takes the turn outright
+        self.turns.handle(TranscriptReceived(said, is_final=True), self._clock())
+        await self._act(self.turns.handle(UtteranceEnded(), self._clock()), event_at=self._clock())
+
+    async def _confirm_reminder(self) -> None:
+        """Keypad 1 on a reminder call: confirm at once, say so, and hang up."""
+        from channels.db import database_sync_to_async
+
+        from crm.models import Appointment
+        from crm.services import appointment_confirm
+
+        reminder = self.info.reminder or {}
+
+        def confirm() -> None:
+            appointment = Appointment.objects.filter(pk=reminder["appointment_id"]).first()
+            if appointment is not None:
+                appointment_confirm(appointment=appointment)
+
+        await database_sync_to_async(confirm)()
+        self.context.outcome = "confirmed"
+        self.context.end_call = True
+        self._begin_reply(self._single(f"Thank you, you're confirmed for {reminder.get('when')}. "
+                                       "We'll see you then. Goodbye!"), caller_text=None)
 
     # --- the listening side -----------------------------------------------------------------------
 
@@ -262,7 +312,7 @@ class CallSession:
 
     async def _agent_text(self, caller_text: str) -> AsyncIterator[str]:
         system = system_prompt(timezone.localtime(), (self.state.customer or {}).get("name"),
-                               self.state.customer is not None)
+                               self.state.customer is not None, reminder=self.info.reminder)
         first = True
         try:
             async for delta in agent_reply(self._chat, self._tools, system, self.state.history, self.context,
@@ -317,8 +367,10 @@ class CallSession:
             self.state.history.append({"role": "assistant", "content": full})
             self._transcript("agent", full)
         await self._act(self.turns.handle(AgentReplyFinished(), self._clock()), event_at=self._clock())
+        self.state.outcome = self.context.outcome or self.state.outcome
         await self._store.save(self.info.call_sid, self.state)
         if self.context.end_call:
+            self.transfer_requested = self.transfer_requested or self.context.transfer
             await self._hang_up()
 
     async def _synthesize(self, reply_id: int, sentences: "asyncio.Queue[str | None]") -> None:

@@ -145,12 +145,12 @@ def test_staff_can_edit_an_appointment(staff_client: Client) -> None:
         "customer": appointment.customer_id, "vehicle": appointment.vehicle_id, "service_type": "brake_inspection",
         "scheduled_at_0": local.strftime("%Y-%m-%d"), "scheduled_at_1": local.strftime("%H:%M:%S"),
         "duration": "00:30:00", "status": "confirmed", "notes": "Customer waits", "total_cost": "39.99",
-        "calendar_event_id": "",
     })
     assert response.status_code == 302, response.content.decode()[:2000]
     appointment.refresh_from_db()
     assert (appointment.status, appointment.service_type, appointment.notes) == (
         "confirmed", "brake_inspection", "Customer waits")
+    assert appointment.calendar_sync == "pending"  # the calendar follows in the background
 
 
 def _seed_many(count: int) -> None:

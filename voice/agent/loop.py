@@ -1,5 +1,6 @@
 """One agent reply: stream the model's words, run the tools it asks for inline, feed results back."""
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,6 +12,7 @@ from voice.providers.base import ChatModel, TextDelta, ToolCallRequested
 logger = logging.getLogger(__name__)
 
 MAX_TOOL_STEPS = 4  # model round trips per caller turn; past this the model must answer in words
+FILLER_AFTER = 0.4  # seconds a tool may run before the caller hears "Let me check the calendar."
 
 
 async def agent_reply(
@@ -22,6 +24,7 @@ async def agent_reply(
     *,
     on_tool_start: Callable[[str], Awaitable[None]] | None = None,
     max_steps: int = MAX_TOOL_STEPS,
+    filler_after: float = FILLER_AFTER,
 ) -> AsyncIterator[str]:
     """Yield the reply's text as it streams. Tool calls and their results are appended to `history`
     as they happen; the spoken text itself is left for the caller to append (it may be cut short)."""
@@ -46,9 +49,14 @@ async def agent_reply(
         })
         for call in calls:
             tool = tools.get(call.name)
-            if on_tool_start is not None and tool is not None and tool.filler:
-                await on_tool_start(tool.filler)
-            result = await tools.run(call.name, call.arguments, context)
+            running = asyncio.ensure_future(tools.run(call.name, call.arguments, context))
+            try:
+                done, _ = await asyncio.wait([running], timeout=filler_after)
+                if not done and on_tool_start is not None and tool is not None and tool.filler:
+                    await on_tool_start(tool.filler)  # a slow tool: never leave the caller in dead air
+                result = await running
+            finally:
+                running.cancel()
             logger.info("tool %s -> %s", call.name, _summary(result))
             history.append({"role": "tool", "tool_call_id": call.call_id, "content": result})
 

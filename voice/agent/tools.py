@@ -25,6 +25,7 @@ class ToolContext:
     collected: dict[str, Any] = field(default_factory=dict)  # details gathered during the call
     outcome: str | None = None  # set by tools that change things ("booked", "transferred", ...)
     end_call: bool = False  # set by end_call / transfer: hang up after the current reply
+    transfer: bool = False  # set by transfer_to_human: hand the call to the front desk
 
 
 class ToolError(Exception):

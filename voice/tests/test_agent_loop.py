@@ -1,5 +1,6 @@
 """The agent loop streams text, runs tool calls inline and feeds their results back to the model."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -29,6 +30,7 @@ def _registry() -> ToolRegistry:
 
     @registry.register("whoami", "The caller's own phone number.", filler="One moment.")
     async def whoami(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(float(args.get("delay", 0)))
         return {"phone": context.caller_phone}
 
     @registry.register("picky", "Refuses.", {"type": "object", "properties": {"n": {"type": "integer"}}})
@@ -51,7 +53,7 @@ async def _collect(chat: ScriptedChat, history: list[dict[str, Any]], **kw: Any)
 
 async def test_tool_result_goes_back_to_the_model_and_its_answer_is_spoken() -> None:
     chat = ScriptedChat([
-        [ToolCallRequested("call_1", "whoami", "{}")],
+        [ToolCallRequested("call_1", "whoami", '{"delay": 0.1}')],
         [TextDelta("Your number ends "), TextDelta("in 2000.")],
     ])
     history = [{"role": "user", "content": "What number am I calling from?"}]
@@ -60,12 +62,23 @@ async def test_tool_result_goes_back_to_the_model_and_its_answer_is_spoken() -> 
     async def on_tool(text: str) -> None:
         fillers.append(text)
 
-    assert await _collect(chat, history, on_tool_start=on_tool) == "Your number ends in 2000."
-    assert fillers == ["One moment."]
+    assert await _collect(chat, history, on_tool_start=on_tool, filler_after=0.05) == "Your number ends in 2000."
+    assert fillers == ["One moment."]  # the tool took longer than filler_after
     assert history[1]["tool_calls"][0]["function"]["name"] == "whoami"
     assert json.loads(history[2]["content"]) == {"phone": "+15550102000"}
     second_request_messages = chat.requests[1][0]
     assert second_request_messages[-1]["role"] == "tool"
+
+
+async def test_fast_tools_get_no_filler() -> None:
+    chat = ScriptedChat([[ToolCallRequested("call_1", "whoami", "{}")], [TextDelta("Done.")]])
+    fillers: list[str] = []
+
+    async def on_tool(text: str) -> None:
+        fillers.append(text)
+
+    assert await _collect(chat, [], on_tool_start=on_tool, filler_after=0.5) == "Done."
+    assert fillers == []
 
 
 async def test_invalid_arguments_unknown_tools_and_crashes_become_short_errors() -> None:

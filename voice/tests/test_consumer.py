@@ -3,13 +3,16 @@ and OpenAI SDKs talking to local servers that speak those vendors' protocols."""
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import timezone
 
 from crm.models import CallLog
 from crm.tests.factories import CustomerFactory
+from scheduling.shop import shop_timezone
 from voice.consumers import PHRASES
 from voice.security import stream_token
 from voice.tests.peers.deepgram_server import FakeDeepgram, results, speech_started, utterance_end
@@ -237,3 +240,51 @@ async def test_a_new_stream_for_the_same_call_resumes_instead_of_starting_over(a
     assert {"role": "user", "content": "Can I come Friday?"} in messages
     assert {"role": "assistant", "content": "Friday works."} in messages
     await second.hang_up()
+
+
+def _next_weekday_at_ten() -> datetime:
+    day = timezone.now().astimezone(shop_timezone()).date() + timedelta(days=2)
+    while day.weekday() > 4:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(10, 0), tzinfo=shop_timezone())
+
+
+async def test_a_caller_books_an_appointment_end_to_end(application, peers, settings) -> None:
+    from crm.models import Appointment
+    from crm.tests.factories import VehicleFactory
+    from scheduling.tests.google_server import FakeGoogleCalendar
+
+    dg, ai = peers
+    vehicle = await sync_to_async(VehicleFactory)(customer__phone="+15550102000", customer__name="Marge Simpson")
+    start = _next_weekday_at_ten()
+    local = start.strftime("%Y-%m-%dT%H:%M")
+    ai.script(
+        ToolCallsReply([ToolCall("check_availability", {"service": "oil_change", "date": start.date().isoformat()})]),
+        TextReply("I can do ten in the morning. Shall I book your oil change then?"),
+        ToolCallsReply([ToolCall("book_appointment", {"service": "oil_change", "start": local,
+                                                      "vehicle_id": vehicle.pk, "caller_confirmed": True})]),
+        TextReply("You're all set. See you then!"),
+    )
+    with FakeGoogleCalendar() as google:
+        settings.CALENDAR_BACKEND = "google"
+        settings.GOOGLE_CLIENT_ID, settings.GOOGLE_CLIENT_SECRET = "client", "secret"
+        settings.GOOGLE_REFRESH_TOKEN, settings.GOOGLE_CALENDAR_ID = "refresh", "shop@example.com"
+        settings.GOOGLE_CALENDAR_API_URL, settings.GOOGLE_TOKEN_URI = google.api_url, google.token_url
+        call = make_call(application)
+        assert await call.connect()
+        await call.start()
+        await talk(call, dg, "I need an oil change.")
+        await call.wait_for(lambda: len(ai.requests) == 2, what="availability to reach the model")
+        availability = ai.requests[1].messages[-1]
+        assert availability["role"] == "tool" and start.date().isoformat() in availability["content"]
+        await call.wait_for(lambda: any("Shall I book" in r.text for r in dg.speak_requests), what="the offer")
+        await talk(call, dg, "Yes please.")
+        await call.wait_for(lambda: any("all set" in r.text for r in dg.speak_requests), what="the confirmation")
+        await call.hang_up()
+        appointment = await Appointment.objects.aget()
+        assert appointment.scheduled_at == start and appointment.vehicle_id == vehicle.pk
+        assert appointment.calendar_sync == "synced"
+        assert len(google.events) == 1
+    log = await CallLog.objects.aget(call_sid=CALL_SID)
+    assert log.outcome == "booked"
+    assert [t["speaker"] for t in log.transcript] == ["agent", "caller", "agent", "caller", "agent"]

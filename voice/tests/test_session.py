@@ -223,3 +223,43 @@ def _no_real_providers(settings) -> None:
 
 async def _drain(iterator: AsyncIterator[Any]) -> list[Any]:
     return [item async for item in iterator]
+
+
+REMINDER = {"appointment_id": 0, "service": "Oil change", "vehicle": "2018 Honda Civic",
+            "when": "Tuesday, November 24 at 10 AM"}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_reminder_call_states_the_appointment_and_keypad_1_confirms_it() -> None:
+    from asgiref.sync import sync_to_async
+
+    from crm.tests.factories import AppointmentFactory
+
+    appointment = await sync_to_async(AppointmentFactory)(customer__name="Marge Simpson")
+    reminder = {**REMINDER, "appointment_id": appointment.pk}
+    call = Call(customer={"id": appointment.customer_id, "name": "Marge Simpson"})
+    call.session.info = CallInfo(call_sid="CA-rem", stream_sid="MZ1", caller="+15550102000", direction="outbound",
+                                 customer={"id": appointment.customer_id, "name": "Marge Simpson"},
+                                 reminder=reminder)
+    async with call:
+        greeting = call.tts.texts[0]
+        assert greeting.startswith("Hi Marge, this is Bart's Automotive calling to remind you about your oil change")
+        assert "2018 Honda Civic" in greeting and "Tuesday, November 24 at 10 AM" in greeting
+        assert "press 1 to confirm" in greeting
+        await call.session.on_dtmf("1")
+        await asyncio.wait_for(call.hung_up.wait(), 5)
+        await appointment.arefresh_from_db()
+        assert appointment.status == "confirmed"
+        assert call.session.context.outcome == "confirmed"
+        assert call.chat.requests == []  # the keypad needs no model round trip
+
+
+async def test_reminder_keypad_2_asks_the_agent_to_reschedule() -> None:
+    call = Call()
+    call.session.info = CallInfo(call_sid="CA-rem2", stream_sid="MZ1", caller="+15550102000", direction="outbound",
+                                 reminder=REMINDER)
+    async with call:
+        await call.session.on_dtmf("2")
+        await until(lambda: len(call.chat.requests) == 1, what="the agent")
+        assert call.chat.requests[0][-1] == {"role": "user", "content": "I need to reschedule the appointment."}
+        assert "reminder call WE placed" in call.chat.requests[0][0]["content"]

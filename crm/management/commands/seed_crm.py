@@ -20,7 +20,7 @@ from faker.providers.person.en_US import Provider as PersonProvider
 from faker_vehicle.vehicle_dict import vehicles as VEHICLE_CATALOGUE
 from tqdm import tqdm
 
-from crm.models import SERVICE_MENU, Appointment, AppointmentStatus, Customer, ServiceType, Vehicle
+from crm.models import SERVICE_MENU, Appointment, AppointmentStatus, CalendarSync, Customer, ServiceType, Vehicle
 from crm.selectors import customer_cache_key
 from crm.vins import is_valid_vin
 from scheduling.shop import bays, opening_window, shop_timezone, slot_length
@@ -545,6 +545,7 @@ class _Generator:
                     status=status,
                     notes=notes,
                     total_cost=info.price if charged else None,
+                    calendar_sync=CalendarSync.SYNCED,  # demo rows never go to a real calendar
                 )
             )
         return rows, moved

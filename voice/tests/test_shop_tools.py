@@ -1,0 +1,170 @@
+"""The shop's tools: scoped to the caller's own number, validated, idempotent, confirmed first."""
+
+import json
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from crm.models import Appointment, AppointmentStatus, Customer, Vehicle
+from crm.tests.factories import AppointmentFactory, CustomerFactory, VehicleFactory, make_vin
+from voice.agent.registry import registry
+from voice.agent.tools import ToolContext
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NY = ZoneInfo("America/New_York")
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=NY)  # Monday 8 AM
+CALLER = "+15550102000"
+
+
+@pytest.fixture(autouse=True)
+def _shop(settings):
+    settings.SHOP_TIMEZONE = "America/New_York"
+    settings.SHOP_BAYS = 2
+    settings.CALENDAR_BACKEND = "builtin"
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def ctx(phone: str | None = CALLER, call_sid: str = "CA1") -> ToolContext:
+    return ToolContext(call_sid=call_sid, caller_phone=phone)
+
+
+async def run(tool: str, context: ToolContext, **args: Any) -> dict[str, Any]:
+    return json.loads(await registry.run(tool, json.dumps(args), context))
+
+
+async def test_every_tool_the_issue_names_is_offered_to_the_model() -> None:
+    names = {schema["function"]["name"] for schema in registry.schemas()}
+    assert names >= {"lookup_customer", "update_customer", "list_vehicles", "add_vehicle", "check_availability",
+                     "book_appointment", "list_appointments", "reschedule_appointment", "cancel_appointment",
+                     "get_service_menu", "get_shop_info", "transfer_to_human", "end_call"}
+
+
+async def test_lookup_finds_only_the_callers_own_record() -> None:
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(CustomerFactory)(phone=CALLER, name="Marge Simpson")
+    await sync_to_async(CustomerFactory)(phone="+15550109999", name="Someone Else")
+    result = await run("lookup_customer", ctx(), phone="+15550109999", customer_id=2)
+    assert result["known"] is True and result["name"] == "Marge Simpson"
+
+
+async def test_availability_lists_free_times_and_refuses_the_past() -> None:
+    result = await run("check_availability", ctx(), service="oil_change", date="2026-11-24")
+    assert result["days"][0]["date"] == "2026-11-24"
+    assert "08:00" in result["days"][0]["times"] or "08:30" in result["days"][0]["times"]
+    past = await run("check_availability", ctx(), service="oil_change", date="2026-11-01")
+    assert "past" in past["error"]
+    bad = await run("check_availability", ctx(), service="teleport", date="2026-11-24")
+    assert "Unknown service" in bad["error"]
+    sunday = await run("check_availability", ctx(), service="oil_change", date="2026-11-29")
+    assert sunday["days"] == []
+
+
+async def test_booking_needs_the_callers_yes_first() -> None:
+    result = await run("book_appointment", ctx(), service="oil_change", start="2026-11-24T10:00",
+                       caller_confirmed=False)
+    assert "confirm" in result["error"]
+    assert not await Appointment.objects.aexists()
+
+
+async def test_booking_creates_the_callers_record_and_is_idempotent() -> None:
+    context = ctx()
+    first = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
+                      caller_confirmed=True)
+    again = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
+                      caller_confirmed=True)
+    assert first["booked"] and again["appointment_id"] == first["appointment_id"]
+    assert first["when"] == "Tuesday, November 24 at 10 AM"
+    assert await Appointment.objects.acount() == 1
+    customer = await Customer.objects.aget(phone=CALLER)
+    assert (await Appointment.objects.aget()).customer_id == customer.pk
+    assert context.outcome == "booked"
+
+
+async def test_a_second_booking_needs_the_caller_to_ask_for_it() -> None:
+    context = ctx()
+    await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00", caller_confirmed=True)
+    second = await run("book_appointment", context, service="tire_rotation", start="2026-11-25T10:00",
+                       caller_confirmed=True)
+    assert "already booked" in second["error"]
+    third = await run("book_appointment", context, service="tire_rotation", start="2026-11-25T10:00",
+                      caller_confirmed=True, additional_booking_requested=True)
+    assert third["booked"]
+
+
+async def test_full_slot_and_bad_start_get_spoken_explanations() -> None:
+    for number in ("+15550100001", "+15550100002"):
+        await run("book_appointment", ctx(number, call_sid=number), service="oil_change", start="2026-11-24T10:00",
+                  caller_confirmed=True)
+    full = await run("book_appointment", ctx(), service="oil_change", start="2026-11-24T10:00", caller_confirmed=True)
+    assert "fully booked" in full["error"]
+    garbled = await run("book_appointment", ctx(), service="oil_change", start="next tuesday", caller_confirmed=True)
+    assert "2026-11-24T09:30" in garbled["error"]
+
+
+async def test_other_customers_appointments_are_out_of_reach() -> None:
+    from asgiref.sync import sync_to_async
+
+    theirs = await sync_to_async(AppointmentFactory)(customer__phone="+15550109999")
+    await sync_to_async(CustomerFactory)(phone=CALLER)
+    cancel = await run("cancel_appointment", ctx(), appointment_id=theirs.pk, caller_confirmed=True)
+    move = await run("reschedule_appointment", ctx(), appointment_id=theirs.pk, new_start="2026-11-25T10:00",
+                     caller_confirmed=True)
+    assert "No such appointment" in cancel["error"] and "No such appointment" in move["error"]
+    await theirs.arefresh_from_db()
+    assert theirs.status == AppointmentStatus.SCHEDULED
+    assert (await run("list_appointments", ctx()))["appointments"] == []
+
+
+async def test_reschedule_and_cancel_the_callers_own_appointment() -> None:
+    context = ctx()
+    booked = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
+                       caller_confirmed=True)
+    listed = await run("list_appointments", context)
+    assert [a["appointment_id"] for a in listed["appointments"]] == [booked["appointment_id"]]
+    moved = await run("reschedule_appointment", context, appointment_id=booked["appointment_id"],
+                      new_start="2026-11-27T14:00", caller_confirmed=True)
+    assert moved["when"] == "Friday, November 27 at 2 PM"
+    cancelled = await run("cancel_appointment", context, appointment_id=booked["appointment_id"],
+                          caller_confirmed=True)
+    assert cancelled["cancelled"] and context.outcome == "cancelled"
+
+
+async def test_vehicles_are_checked_and_decoded() -> None:
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(CustomerFactory)(phone=CALLER)
+    bad = await run("add_vehicle", ctx(), vin="1HGCM82643A004352")
+    assert "check digit" in bad["error"]
+    added = await run("add_vehicle", ctx(), vin="1HGCM82633A004352", license_plate="EVRGRN", mileage=81000)
+    assert added["added"] and "2003" in added["description"]
+    vehicles = await run("list_vehicles", ctx())
+    assert [v["vin_last6"] for v in vehicles["vehicles"]] == ["004352"]
+    someone = await sync_to_async(VehicleFactory)(vin=make_vin(__import__("random").Random(99)))
+    taken = await run("add_vehicle", ctx(), vin=someone.vin)
+    assert "another customer" in taken["error"]
+    assert await Vehicle.objects.filter(customer__phone=CALLER).acount() == 1
+
+
+async def test_hidden_caller_id_cannot_create_records() -> None:
+    result = await run("update_customer", ctx(phone=None), name="Anon")
+    assert "hidden" in result["error"]
+
+
+async def test_shop_info_menu_and_call_control() -> None:
+    info = await run("get_shop_info", ctx())
+    assert info["hours"]["Sunday"] == "closed" and info["hours"]["Monday"] == "8:00 AM to 6:00 PM"
+    menu = await run("get_service_menu", ctx())
+    oil = next(s for s in menu["services"] if s["service"] == "oil_change")
+    assert oil["minutes"] == 30 and oil["spoken_price"] == "49 dollars and 99 cents"
+    context = ctx()
+    await run("transfer_to_human", context, reason="wants a person")
+    assert context.transfer and context.end_call and context.outcome == "transferred"
+    other = ctx()
+    await run("end_call", other)
+    assert other.end_call and not other.transfer
