@@ -101,6 +101,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# A small in-process cache in front of the shared one, for the hottest read (caller lookup).
+CACHES["local"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "autoshop-local",
+                   "OPTIONS": {"MAX_ENTRIES": 5000}}
 
 Q_CLUSTER = {
     "name": "autoshop",

@@ -3,12 +3,13 @@
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import close_old_connections
 
 from crm.models import Customer
 
-CUSTOMER_CACHE_TTL = 300  # seconds: a caller's record is read once per call, edits show within 5 minutes
+CUSTOMER_CACHE_TTL = 300  # seconds in the shared cache (edits drop the entry at once)
+LOCAL_TTL = 30  # seconds in each process's own cache: another worker's edit shows within this
 _MISSING = "__none__"
 
 
@@ -16,19 +17,22 @@ def customer_cache_key(phone: str) -> str:
     return f"customer:{phone}"
 
 
-def _customer_summary(customer: Customer) -> dict[str, Any]:
-    return {"id": customer.pk, "name": customer.name, "phone": customer.phone, "email": customer.email}
-
-
 def customer_get_by_phone(phone: str) -> dict[str, Any] | None:
-    """The customer with this E.164 number as a small dict, from the cache or else the database."""
+    """The customer with this E.164 number as a small dict: from this process's cache (30 s), the
+    shared cache (5 minutes, dropped when the customer is edited), or else the database."""
     key = customer_cache_key(phone)
-    cached = cache.get(key)
+    local = caches["local"]
+    cached = local.get(key)
+    if cached is None:
+        cached = cache.get(key)
+        if cached is not None:
+            local.set(key, cached, LOCAL_TTL)
     if cached is not None:
         return None if cached == _MISSING else cached
-    customer = Customer.objects.filter(phone=phone).only("id", "name", "phone", "email").first()
-    summary = _customer_summary(customer) if customer else None
+    rows = list(Customer.objects.filter(phone=phone).order_by().values("id", "name", "phone", "email")[:1])
+    summary = rows[0] if rows else None
     cache.set(key, summary if summary else _MISSING, CUSTOMER_CACHE_TTL)
+    local.set(key, summary if summary else _MISSING, LOCAL_TTL)
     return summary
 
 
@@ -47,6 +51,7 @@ async def acustomer_get_by_phone(phone: str) -> dict[str, Any] | None:
 def customer_cache_forget(phone: str) -> None:
     """Drop the cached entry after the customer's record changed."""
     cache.delete(customer_cache_key(phone))
+    caches["local"].delete(customer_cache_key(phone))
 
 
 def appointment_for_reminder(appointment_id: int, phone: str | None) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
 from django.utils import timezone
@@ -648,7 +648,7 @@ class Command(BaseCommand):
         phones = gen.phones(customers, set(Customer.objects.values_list("phone", flat=True)))
         # bulk_create sends no post_save, so drop any cached lookups of these numbers ourselves.
         keys = [customer_cache_key(phone) for phone in phones]
-        transaction.on_commit(lambda: cache.delete_many(keys))
+        transaction.on_commit(lambda: [caches[alias].delete_many(keys) for alias in ("default", "local")])
         saved_customers: list[Customer] = []
         for chunk in _chunks(phones, batch_size):
             saved_customers += self._insert(Customer, gen.customers(chunk), "phone", bar)
