@@ -234,5 +234,5 @@ ELEVENLABS_VOICE_ID = env.str("ELEVENLABS_VOICE_ID", default="21m00Tcm4TlvDq8ikW
 ELEVENLABS_MODEL = env.str("ELEVENLABS_MODEL", default="eleven_flash_v2_5")
 
 STT_PROVIDER = env.str("STT_PROVIDER", default="deepgram")
-LLM_PROVIDER = env.str("LLM_PROVIDER", default="openai")
+LLM_PROVIDER = env.str("LLM_PROVIDER", default="openai" if OPENAI_API_KEY else "offline")
 TTS_PROVIDER = env.str("TTS_PROVIDER", default="deepgram")

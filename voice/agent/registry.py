@@ -13,8 +13,6 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from scheduling.availability import Interval, free_starts
-from scheduling.calendars import get_calendar
 
 from crm.models import ACTIVE_STATUSES, SERVICE_MENU, Appointment, Customer, ServiceType, Vehicle
 from crm.selectors import customer_cache_forget
@@ -29,6 +27,8 @@ from crm.services import (
     customer_update,
     vehicle_add,
 )
+from scheduling.availability import Interval, free_starts
+from scheduling.calendars import get_calendar
 from scheduling.shop import WEEKDAY_KEYS, opening_hours, shop_timezone
 from voice.agent.speech import spoken_day, spoken_price, spoken_time
 from voice.agent.tools import ToolContext, ToolError, ToolRegistry
@@ -240,8 +240,10 @@ def add_vehicle(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
 
 @registry.register(
     "check_availability",
-    "Free start times for a service on a day or a range of days (at most 7). Dates are YYYY-MM-DD.",
-    _obj({"service": SERVICE_ENUM, "date": {"type": "string"}, "end_date": {"type": "string"}}, ["service", "date"]),
+    "Free start times for a service on a day or a range of days (at most 7). Dates are YYYY-MM-DD; give time "
+    "(HH:MM) too when the caller asked for one, to learn whether exactly that start is free.",
+    _obj({"service": SERVICE_ENUM, "date": {"type": "string"}, "end_date": {"type": "string"},
+          "time": {"type": "string"}}, ["service", "date"]),
     filler=CHECKING,
 )
 @database_sync_to_async
@@ -264,7 +266,7 @@ def check_availability(context: ToolContext, args: dict[str, Any]) -> dict[str, 
     days: dict[date, list[datetime]] = {}
     for start in starts:
         days.setdefault(start.astimezone(tz).date(), []).append(start)
-    return {
+    answer: dict[str, Any] = {
         "service": ServiceType(service).label,
         "minutes": int(SERVICE_MENU[service].duration.total_seconds() // 60),
         "days": [{"date": day.isoformat(), "day": spoken_day(day),
@@ -272,6 +274,11 @@ def check_availability(context: ToolContext, args: dict[str, Any]) -> dict[str, 
                  for day, times in sorted(days.items())],
         "note": "No free times in that range." if not starts else "Offer two or three of these, not the whole list.",
     }
+    if args.get("time"):
+        wanted = str(args["time"])[:5]
+        free = any(s.astimezone(tz).date() == first and s.astimezone(tz).strftime("%H:%M") == wanted for s in starts)
+        answer["requested"] = {"date": first.isoformat(), "time": wanted, "free": free}
+    return answer
 
 
 def _spread(times: list[datetime]) -> list[datetime]:

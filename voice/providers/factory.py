@@ -64,7 +64,13 @@ def _elevenlabs_tts() -> TTSProvider:
 
 # Setting value -> builder. Builders import their vendor module lazily, so an unused SDK is never loaded.
 STT_PROVIDERS: dict[str, Callable[[], STTProvider]] = {"deepgram": _deepgram_stt}
-CHAT_PROVIDERS: dict[str, Callable[[], ChatModel]] = {"openai": _openai_chat}
+def _offline_brain() -> ChatModel:
+    from voice.providers.offline_brain import OfflineBrain
+
+    return OfflineBrain()
+
+
+CHAT_PROVIDERS: dict[str, Callable[[], ChatModel]] = {"openai": _openai_chat, "offline": _offline_brain}
 TTS_PROVIDERS: dict[str, Callable[[], TTSProvider]] = {"deepgram": _deepgram_tts, "elevenlabs": _elevenlabs_tts}
 
 

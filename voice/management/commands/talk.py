@@ -1,0 +1,68 @@
+"""`manage.py talk`: a text conversation with the agent in the terminal (type as the caller),
+using the configured brain and the real tools and database."""
+
+import argparse
+import asyncio
+import sys
+import uuid
+from typing import Any, TextIO
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from crm.phones import normalize_phone
+from crm.selectors import acustomer_get_by_phone
+from voice.agent.loop import agent_reply
+from voice.agent.prompt import system_prompt
+from voice.agent.registry import registry
+from voice.agent.tools import ToolContext
+from voice.providers.factory import make_chat
+
+
+class Command(BaseCommand):
+    help = "Talk to the phone agent by typing. Each line you type is what the caller says; Ctrl-D ends."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--from", dest="caller", default="+15550100001",
+                            help="The caller's phone number (the agent acts for this number's records).")
+        parser.add_argument("--script", dest="stdin", type=argparse.FileType("r"), default=None,
+                            help="Read the caller's lines from this file instead of the terminal.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            caller = normalize_phone(options["caller"])
+        except Exception as exc:
+            raise CommandError(f"--from: {exc}") from exc
+        asyncio.run(self._talk(caller, options.get("stdin") or sys.stdin))
+
+    async def _talk(self, caller: str, stdin: TextIO) -> None:
+        chat = make_chat()
+        customer = await acustomer_get_by_phone(caller)
+        context = ToolContext(call_sid=f"TALK{uuid.uuid4().hex}", caller_phone=caller,
+                              customer_id=(customer or {}).get("id"))
+        first = (customer or {}).get("name", "").split(" ")[0]
+        greeting = f"{'Hi ' + first + ', t' if first else 'T'}hanks for calling {settings.SHOP_NAME}. How can I help?"
+        history: list[dict[str, Any]] = [{"role": "assistant", "content": greeting}]
+        self.stdout.write(f"Agent: {greeting}")
+        while not context.end_call:
+            self.stdout.write("You: ", ending="")
+            self.stdout.flush()
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                break
+            said = line.strip()
+            if not said:
+                continue
+            history.append({"role": "user", "content": said})
+            system = system_prompt(timezone.localtime(), (customer or {}).get("name"), customer is not None)
+
+            async def filler(text: str) -> None:
+                self.stdout.write(f"Agent: {text}")
+
+            reply = "".join([delta async for delta in agent_reply(chat, registry, system, history, context,
+                                                                  on_tool_start=filler)])
+            history.append({"role": "assistant", "content": reply})
+            self.stdout.write(f"Agent: {reply}")
+        if context.transfer:
+            self.stdout.write("(the call would now be transferred to the front desk)")

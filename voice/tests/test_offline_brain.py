@@ -1,0 +1,113 @@
+"""The offline brain runs the front-desk flows with the real tools and database, deterministically."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from asgiref.sync import sync_to_async
+
+from crm.models import Appointment, AppointmentStatus
+from crm.tests.factories import AppointmentFactory, VehicleFactory
+from voice.agent.loop import agent_reply
+from voice.agent.registry import registry
+from voice.agent.tools import ToolContext
+from voice.providers.offline_brain import OfflineBrain, parse_day, parse_service, parse_time
+
+pytestmark = pytest.mark.django_db(transaction=True)
+NY = ZoneInfo("America/New_York")
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=NY)  # Monday
+
+
+@pytest.fixture(autouse=True)
+def _shop(settings):
+    settings.SHOP_TIMEZONE = "America/New_York"
+    settings.CALENDAR_BACKEND = "builtin"
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+class Conversation:
+    def __init__(self, phone: str = "+15550102000") -> None:
+        self.history: list[dict] = []
+        self.context = ToolContext(call_sid="CA-offline", caller_phone=phone)
+
+    async def say(self, text: str) -> str:
+        self.history.append({"role": "user", "content": text})
+        reply = "".join([d async for d in agent_reply(OfflineBrain(), registry, {"role": "system", "content": ""},
+                                                      self.history, self.context, filler_after=30)])
+        self.history.append({"role": "assistant", "content": reply})
+        return reply
+
+
+def test_parsers_understand_phone_phrasing() -> None:
+    today = NOW.date()
+    assert parse_service("I'd like an oil change") == "oil_change"
+    assert parse_service("my brakes are squealing") == "brake_inspection"
+    assert parse_day("tomorrow", today).isoformat() == "2026-11-24"
+    assert parse_day("how about Friday", today).isoformat() == "2026-11-27"
+    assert parse_day("November 30th", today).isoformat() == "2026-11-30"
+    assert parse_time("at 10 am").strftime("%H:%M") == "10:00"
+    assert parse_time("ten thirty").strftime("%H:%M") == "10:30"
+    assert parse_time("2 pm").strftime("%H:%M") == "14:00"
+    assert parse_time("at two") .strftime("%H:%M") == "14:00"
+
+
+async def test_booking_flow_asks_offers_confirms_and_books() -> None:
+    vehicle = await sync_to_async(VehicleFactory)(customer__phone="+15550102000")
+    talk = Conversation()
+    assert "What day" in await talk.say("Hi, I need an oil change")
+    offer = await talk.say("Tuesday please")
+    assert offer.startswith("On Tuesday, November 24 I have")
+    confirm = await talk.say("10 am works")
+    assert confirm == "To confirm: oil change on Tuesday, November 24 at 10 AM. Shall I book it?"
+    done = await talk.say("Yes")
+    assert done.startswith("You're all set: oil change on Tuesday, November 24 at 10 AM")
+    appointment = await Appointment.objects.aget()
+    assert appointment.scheduled_at == datetime(2026, 11, 24, 10, 0, tzinfo=NY)
+    assert appointment.customer_id == vehicle.customer_id
+    tools_called = [c["function"]["name"] for m in talk.history for c in m.get("tool_calls") or []]
+    assert tools_called == ["check_availability", "check_availability", "book_appointment"]
+
+
+async def test_cancel_flow_lists_confirms_and_cancels() -> None:
+    appointment = await sync_to_async(AppointmentFactory)(customer__phone="+15550102000",
+                                                          scheduled_at=datetime(2026, 11, 25, 9, 0, tzinfo=NY))
+    talk = Conversation()
+    question = await talk.say("I need to cancel my appointment")
+    assert question == "You have a oil change on Wednesday, November 25 at 9 AM. Shall I cancel it?"
+    assert "is cancelled" in await talk.say("yes please")
+    await appointment.arefresh_from_db()
+    assert appointment.status == AppointmentStatus.CANCELLED
+
+
+async def test_reschedule_flow_moves_the_appointment() -> None:
+    appointment = await sync_to_async(AppointmentFactory)(customer__phone="+15550102000",
+                                                          scheduled_at=datetime(2026, 11, 25, 9, 0, tzinfo=NY))
+    talk = Conversation()
+    assert "What day would you like instead?" in await talk.say("Can I move my appointment?")
+    assert "I have" in await talk.say("Friday")
+    assert (await talk.say("2 pm")).endswith("Shall I move it?")
+    assert "is now on Friday, November 27 at 2 PM" in await talk.say("yes")
+    await appointment.arefresh_from_db()
+    assert appointment.scheduled_at == datetime(2026, 11, 27, 14, 0, tzinfo=NY)
+
+
+async def test_hours_prices_transfer_and_goodbye() -> None:
+    talk = Conversation()
+    assert "closed on Sundays" in await talk.say("What are your hours?")
+    assert "49 dollars and 99 cents" in await talk.say("How much is an oil change?")
+    assert "front desk" in await talk.say("Can I talk to a person?")
+    assert talk.context.transfer
+    bye = Conversation()
+    assert "Goodbye" in await bye.say("That's all, bye")
+    assert bye.context.end_call
+
+
+async def test_a_full_day_gets_alternatives_not_a_booking(settings) -> None:
+    settings.SHOP_BAYS = 1
+    await sync_to_async(AppointmentFactory)(scheduled_at=datetime(2026, 11, 24, 10, 0, tzinfo=NY))
+    talk = Conversation()
+    await talk.say("oil change tomorrow")
+    answer = await talk.say("10 am")
+    assert answer.startswith("Sorry, 10 AM isn't free on Tuesday, November 24. I have")
