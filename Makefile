@@ -22,6 +22,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_crm --if-empty
 	$(BIN)/python manage.py create_demo_staff
+	$(BIN)/python manage.py setup_schedules
 	@echo "Admin: http://$(HOST):$(PORT)/admin/   Health: http://$(HOST):$(PORT)/healthz"
 	@$(BIN)/python manage.py qcluster & QPID=$$!; \
 	  trap 'kill $$QPID 2>/dev/null' EXIT INT TERM; \

@@ -12,5 +12,6 @@ admin.site.index_title = "Customers, vehicles, appointments and calls"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("twilio/reminder/", include("reminders.urls")),
     path("twilio/", include("voice.urls")),
 ]

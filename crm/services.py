@@ -8,8 +8,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
-from scheduling.availability import Interval, why_not_bookable
-from scheduling.calendars import CalendarEvent, event_id_for, get_calendar
 from vininfo import Vin
 
 from crm.models import (
@@ -27,6 +25,8 @@ from crm.models import (
 from crm.phones import normalize_phone
 from crm.selectors import customer_cache_forget
 from crm.vins import normalize_vin, validate_vin
+from scheduling.availability import Interval, why_not_bookable
+from scheduling.calendars import CalendarEvent, event_id_for, get_calendar
 from scheduling.shop import shop_timezone
 
 logger = logging.getLogger(__name__)

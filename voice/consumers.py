@@ -6,6 +6,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from crm.phones import mask_phone
 from crm.selectors import acustomer_get_by_phone, appointment_for_reminder
@@ -84,9 +85,10 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         caller = params.get("caller") or None
         direction = params.get("direction", "inbound")
         customer = await acustomer_get_by_phone(caller) if caller else None
+        shop, other = settings.TWILIO_PHONE_NUMBER, caller or ""
         await database_sync_to_async(call_log_start)(
-            call_sid=event.call_sid, direction=direction, from_number=caller or "",
-            customer_id=(customer or {}).get("id"))
+            call_sid=event.call_sid, direction=direction, customer_id=(customer or {}).get("id"),
+            from_number=shop if direction == "outbound" else other, to_number=other if direction == "outbound" else "")
         logger.info("call %s from %s: stream started", event.call_sid, mask_phone(caller))
         reminder = None
         appointment_id = params.get("appointment", "")

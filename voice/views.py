@@ -39,17 +39,20 @@ def twilio_only(view: View) -> View:
     return wrapper
 
 
-def _twiml(response: VoiceResponse) -> HttpResponse:
+def twiml_response(response: VoiceResponse) -> HttpResponse:
     return HttpResponse(str(response), content_type="text/xml")
 
 
-def _stream_twiml(call_sid: str, caller: str, direction: str) -> VoiceResponse:
+def stream_twiml(call_sid: str, caller: str, direction: str, extra: dict[str, str] | None = None) -> VoiceResponse:
+    """`<Connect><Stream>` to the agent, with the caller, direction and a per-call token as parameters."""
     response = VoiceResponse()
     connect = Connect(action=public_url("/twilio/stream-ended"))
     stream = Stream(url=public_url("/twilio/media", websocket=True))
     stream.append(Parameter(name="caller", value=caller))
     stream.append(Parameter(name="direction", value=direction))
     stream.append(Parameter(name="token", value=stream_token(call_sid)))
+    for name, value in (extra or {}).items():
+        stream.append(Parameter(name=name, value=value))
     connect.append(stream)
     response.append(connect)
     return response
@@ -68,7 +71,7 @@ def voice_webhook(request: HttpRequest) -> HttpResponse:
     call_log_start(call_sid=call_sid, direction="inbound", from_number=caller,
                    to_number=request.POST.get("To", ""), customer_id=(customer or {}).get("id"))
     logger.info("call %s from %s: answering", call_sid, mask_phone(caller))
-    return _twiml(_stream_twiml(call_sid, caller, "inbound"))
+    return twiml_response(stream_twiml(call_sid, caller, "inbound"))
 
 
 @csrf_exempt
@@ -88,17 +91,17 @@ def stream_ended(request: HttpRequest) -> HttpResponse:
         else:
             response.say("Sorry, nobody can take your call right now. Please call us back later. Goodbye.")
             response.hangup()
-        return _twiml(response)
+        return twiml_response(response)
     reconnects = int(state.get("reconnects", 0))
     if state.get("ended") or reconnects >= MAX_STREAM_RECONNECTS:
         response.hangup()
-        return _twiml(response)
+        return twiml_response(response)
     state["reconnects"] = reconnects + 1
     cache.set(session_key(call_sid), state, 60 * 60 * 2)
     caller = try_normalize_phone(request.POST.get("From", "")) or ""
     direction = "outbound" if request.POST.get("Direction", "").startswith("outbound") else "inbound"
     logger.warning("call %s: media stream dropped, reconnecting (%d)", call_sid, reconnects + 1)
-    return _twiml(_stream_twiml(call_sid, caller, direction))
+    return twiml_response(stream_twiml(call_sid, caller, direction))
 
 
 @csrf_exempt

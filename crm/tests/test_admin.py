@@ -145,6 +145,9 @@ def test_staff_can_edit_an_appointment(staff_client: Client) -> None:
         "customer": appointment.customer_id, "vehicle": appointment.vehicle_id, "service_type": "brake_inspection",
         "scheduled_at_0": local.strftime("%Y-%m-%d"), "scheduled_at_1": local.strftime("%H:%M:%S"),
         "duration": "00:30:00", "status": "confirmed", "notes": "Customer waits", "total_cost": "39.99",
+        # the reminders app adds its (read-only) inline of reminder attempts to this page
+        "reminder_attempts-TOTAL_FORMS": "0", "reminder_attempts-INITIAL_FORMS": "0",
+        "reminder_attempts-MIN_NUM_FORMS": "0", "reminder_attempts-MAX_NUM_FORMS": "1000",
     })
     assert response.status_code == 302, response.content.decode()[:2000]
     appointment.refresh_from_db()

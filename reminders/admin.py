@@ -1,0 +1,67 @@
+"""Reminder attempts in admin, and "call now" on appointments (same safe mode, same once-a-day claim)."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from crm.admin import AppointmentAdmin
+from crm.models import Appointment
+from reminders.models import ReminderAttempt, ReminderOutcome
+from reminders.services import reminder_claim, reminder_dial
+from scheduling.shop import shop_timezone
+from voice.telephony import twilio_client
+
+
+@admin.register(ReminderAttempt)
+class ReminderAttemptAdmin(admin.ModelAdmin):
+    list_display = ("reminder_date", "appointment", "to_number", "outcome", "answered_by", "dialled_at")
+    list_filter = ("outcome", "reminder_date")
+    list_select_related = ("appointment",)
+    search_fields = ("call_sid", "to_number")
+    readonly_fields = [f.name for f in ReminderAttempt._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReminderAttemptInline(admin.TabularInline):
+    model = ReminderAttempt
+    extra = 0
+    fields = ("reminder_date", "to_number", "outcome", "answered_by", "dialled_at", "detail")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.action(description="Call now with a reminder (safe mode applies)")
+def call_now(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    today = timezone.now().astimezone(shop_timezone()).date()
+    client = twilio_client()
+    for appointment in queryset.select_related("customer"):
+        attempt = reminder_claim(appointment=appointment, day=today)
+        if attempt is None:
+            modeladmin.message_user(request, f"Appointment {appointment.pk} already had its reminder today.",
+                                    messages.WARNING)
+            continue
+        attempt = reminder_dial(attempt=attempt, client=client)
+        level = messages.SUCCESS if attempt.outcome == ReminderOutcome.DIALLING else messages.WARNING
+        modeladmin.message_user(request, f"Appointment {appointment.pk}: {attempt.get_outcome_display()}.", level)
+
+
+class AppointmentWithRemindersAdmin(AppointmentAdmin):
+    """The CRM's appointment admin, plus the reminder history and the call-now action."""
+
+    inlines = (*AppointmentAdmin.inlines, ReminderAttemptInline)
+    actions = (*(AppointmentAdmin.actions or ()), call_now)
+
+
+admin.site.unregister(Appointment)
+admin.site.register(Appointment, AppointmentWithRemindersAdmin)
