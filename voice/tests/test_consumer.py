@@ -288,3 +288,28 @@ async def test_a_caller_books_an_appointment_end_to_end(application, peers, sett
     log = await CallLog.objects.aget(call_sid=CALL_SID)
     assert log.outcome == "booked"
     assert [t["speaker"] for t in log.transcript] == ["agent", "caller", "agent", "caller", "agent"]
+
+
+async def test_a_reminder_call_states_the_appointment_and_the_keypad_confirms_it(application, peers) -> None:
+    from crm.models import Appointment
+    from crm.tests.factories import AppointmentFactory
+
+    dg, ai = peers
+    start = _next_weekday_at_ten()
+    appointment = await sync_to_async(AppointmentFactory)(
+        customer__phone="+15550102000", customer__name="Marge Simpson", scheduled_at=start,
+        vehicle__year=2018, vehicle__make="Honda", vehicle__model="Civic")
+    call = make_call(application, parameters={"direction": "outbound", "appointment": str(appointment.pk)})
+    assert await call.connect()
+    await call.start()
+    await call.wait_for(lambda: dg.speak_requests, what="the greeting")
+    greeting = dg.speak_requests[0].text
+    assert greeting.startswith("Hi Marge, this is Bart's Automotive calling to remind you about your oil change")
+    assert "2018 Honda Civic" in greeting and "press 1 to confirm" in greeting
+    await call.press("1")
+    await call.wait_for(lambda: call.closed_code is not None, timeout=8, what="the goodbye and hang-up")
+    assert any("you're confirmed" in r.text for r in dg.speak_requests)
+    assert ai.requests == []
+    assert (await Appointment.objects.aget(pk=appointment.pk)).status == "confirmed"
+    log = await CallLog.objects.aget(call_sid=CALL_SID)
+    assert log.direction == "outbound" and log.outcome == "confirmed" and log.to_number == "+15550102000"
