@@ -233,6 +233,7 @@ ELEVENLABS_URL = env.str("ELEVENLABS_URL", default="")  # empty: ElevenLabs' own
 ELEVENLABS_VOICE_ID = env.str("ELEVENLABS_VOICE_ID", default="21m00Tcm4TlvDq8ikWAM")
 ELEVENLABS_MODEL = env.str("ELEVENLABS_MODEL", default="eleven_flash_v2_5")
 
-STT_PROVIDER = env.str("STT_PROVIDER", default="deepgram")
+# Without a key, each role defaults to its offline engine, so the product runs with no cloud account.
+STT_PROVIDER = env.str("STT_PROVIDER", default="deepgram" if DEEPGRAM_API_KEY else "offline")
 LLM_PROVIDER = env.str("LLM_PROVIDER", default="openai" if OPENAI_API_KEY else "offline")
-TTS_PROVIDER = env.str("TTS_PROVIDER", default="deepgram")
+TTS_PROVIDER = env.str("TTS_PROVIDER", default="deepgram" if DEEPGRAM_API_KEY else "offline")

@@ -6,3 +6,10 @@ from django.apps import AppConfig
 class VoiceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "voice"
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from voice.checks import check_providers
+
+        checks.register(check_providers)

@@ -62,8 +62,20 @@ def _elevenlabs_tts() -> TTSProvider:
     )
 
 
+def _offline_stt() -> STTProvider:
+    from voice.providers.offline_speech import OfflineSTT
+
+    return OfflineSTT()
+
+
+def _offline_tts() -> TTSProvider:
+    from voice.providers.offline_speech import OfflineTTS
+
+    return OfflineTTS()
+
+
 # Setting value -> builder. Builders import their vendor module lazily, so an unused SDK is never loaded.
-STT_PROVIDERS: dict[str, Callable[[], STTProvider]] = {"deepgram": _deepgram_stt}
+STT_PROVIDERS: dict[str, Callable[[], STTProvider]] = {"deepgram": _deepgram_stt, "offline": _offline_stt}
 def _offline_brain() -> ChatModel:
     from voice.providers.offline_brain import OfflineBrain
 
@@ -71,7 +83,9 @@ def _offline_brain() -> ChatModel:
 
 
 CHAT_PROVIDERS: dict[str, Callable[[], ChatModel]] = {"openai": _openai_chat, "offline": _offline_brain}
-TTS_PROVIDERS: dict[str, Callable[[], TTSProvider]] = {"deepgram": _deepgram_tts, "elevenlabs": _elevenlabs_tts}
+TTS_PROVIDERS: dict[str, Callable[[], TTSProvider]] = {
+    "deepgram": _deepgram_tts, "elevenlabs": _elevenlabs_tts, "offline": _offline_tts,
+}
 
 
 def make_stt() -> STTProvider:

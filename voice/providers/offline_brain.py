@@ -27,7 +27,7 @@ ASK_NEW_DAY = "What day would you like instead?"
 
 SERVICES = [  # (words that name it, service code); the first match wins
     (("brake pad", "pads"), "brake_pads"),
-    (("brake", "brakes", "squeal", "squeak"), "brake_inspection"),
+    (("brake", "brakes", "breaks", "squeal", "squeak"), "brake_inspection"),
     (("oil",), "oil_change"),
     (("rotation", "rotate", "tire", "tires", "tyre"), "tire_rotation"),
     (("alignment", "align", "pulls"), "wheel_alignment"),

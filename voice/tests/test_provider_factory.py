@@ -92,3 +92,13 @@ async def test_made_providers_talk_to_the_configured_urls_with_the_configured_ke
     assert audio
     assert dg.speak_requests[0].query["model"] == "aura-2-thalia-en"
     assert events == [TextDelta("Hi.")]
+
+
+def test_offline_engines_are_the_defaults_without_keys_and_can_be_named(settings) -> None:
+    from voice.providers.offline_brain import OfflineBrain
+    from voice.providers.offline_speech import OfflineSTT, OfflineTTS
+
+    settings.STT_PROVIDER, settings.LLM_PROVIDER, settings.TTS_PROVIDER = "offline", "offline", "offline"
+    assert isinstance(make_stt(), OfflineSTT)
+    assert isinstance(make_chat(), OfflineBrain)
+    assert isinstance(make_tts(), OfflineTTS)

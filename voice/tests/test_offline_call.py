@@ -1,0 +1,60 @@
+"""A whole call with no network and no keys: the caller's speech (synthesised, phone quality) goes
+over the Twilio media stream, the offline STT hears it, the offline brain books, the offline TTS
+answers. This is the product on its embedded defaults."""
+
+import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from asgiref.sync import sync_to_async
+
+from crm.models import Appointment, CallLog
+from crm.tests.factories import VehicleFactory
+from voice.providers.offline_speech import OfflineTTS
+from voice.security import stream_token
+from voice.tests.peers.twilio_client import SILENCE, FakeTwilioCall
+
+pytestmark = pytest.mark.django_db(transaction=True)
+NY = ZoneInfo("America/New_York")
+TOKEN = "test-auth-token"
+
+
+async def speech(text: str) -> bytes:
+    return b"".join([chunk async for chunk in OfflineTTS().synthesize(text)])
+
+
+async def test_an_offline_caller_books_an_oil_change_by_voice(settings) -> None:
+    from autoshop.asgi import application
+
+    settings.STT_PROVIDER = settings.LLM_PROVIDER = settings.TTS_PROVIDER = "offline"
+    settings.TWILIO_AUTH_TOKEN, settings.PUBLIC_BASE_URL = TOKEN, "https://shop.example.com"
+    settings.CALENDAR_BACKEND, settings.SHOP_TIMEZONE = "builtin", "America/New_York"
+    request, yes = await speech("oil change on Tuesday at ten please"), await speech("yes")
+    with time_machine.travel(datetime(2026, 11, 23, 8, 0, tzinfo=NY), tick=True):
+        await sync_to_async(VehicleFactory)(customer__phone="+15550102000", customer__name="Homer Simpson")
+        call = FakeTwilioCall(application, call_sid="CA" + "7" * 32, auth_token=TOKEN, speed=4.0, parameters={
+            "caller": "+15550102000", "direction": "inbound", "token": stream_token("CA" + "7" * 32)})
+        assert await call.connect()
+        await call.start()
+        await call.wait_for(lambda: call.received.media_messages > 0, timeout=10, what="the greeting")
+        await call.send_audio(SILENCE * 10 + request + SILENCE * 50, realtime=True)
+        await call.wait_for(lambda: call.received.media_messages > 0 and not call.playing
+                            and len(call.received.marks_echoed) > 40, timeout=30, what="the confirmation question")
+        await asyncio.sleep(2.5)  # let the question play out
+        await call.send_audio(yes + SILENCE * 50, realtime=True)
+        for _ in range(300):  # the booking: poll the database (the ORM is sync-only in a lambda)
+            if await Appointment.objects.aexists():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)
+        await call.hang_up()
+    appointment = await Appointment.objects.aget()
+    assert appointment.scheduled_at == datetime(2026, 11, 24, 10, 0, tzinfo=NY)
+    assert appointment.service_type == "oil_change"
+    log = await CallLog.objects.aget(call_sid="CA" + "7" * 32)
+    said = [t["text"] for t in log.transcript if t["speaker"] == "caller"]
+    assert said[0] == "oil change on tuesday at ten please" and said[1] in {"yes", "yep", "yeah"}
+    assert any("Shall I book it?" in t["text"] for t in log.transcript if t["speaker"] == "agent")
+    assert log.outcome == "booked"
