@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install serve bench clean
+.PHONY: run test lint install call talk bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,7 @@ run: install
 	$(BIN)/python manage.py create_demo_staff
 	$(BIN)/python manage.py setup_schedules
 	@echo "Admin: http://$(HOST):$(PORT)/admin/   Health: http://$(HOST):$(PORT)/healthz"
+	@echo "Place a simulated phone call (in another terminal): make call   Or type to the agent: make talk"
 	@$(BIN)/python manage.py qcluster & QPID=$$!; \
 	  trap 'kill $$QPID 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
@@ -31,6 +32,22 @@ run: install
 ## Run the linters and the whole test suite (on whatever DATABASE_URL / REDIS_URL say).
 test: install lint
 	$(BIN)/python -m pytest
+
+## A simulated phone call to the running server (make run), booking an oil change by voice.
+call: install
+	@mkdir -p var
+	$(BIN)/python manage.py simulate_call --url http://$(HOST):$(PORT) --from +15550102000 \
+	  --say "oil change on Tuesday at ten please" --say "yes" --say "that's all, bye" --record var/last-call.wav
+
+## A typed conversation with the agent (real tools and database).
+talk: install
+	$(BIN)/python manage.py talk --from +15550102000
+
+## Benchmarks: figures printed, nothing asserted.
+bench: install
+	$(BIN)/python bench/voice_latency.py
+	$(BIN)/python bench/booking.py
+	$(BIN)/python bench/seed_crm.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -60,14 +60,16 @@ class OfflineTTS:
 # still gets through while "oil change on Tuesday at ten" is not heard as "will change ... a template".
 FRONT_DESK_GRAMMAR = """#JSGF V1.0;
 grammar desk;
-public <utt> = <request> | <when> | <answer> | <request> <when>;
+public <utt> = <request> | <when> | <answer> | <request> <when> | <info>;
+<info> = what are your hours [on <day>] | when are you open [on <day>] | how much is [<article>] <service> |
+         where are you located | can i talk to a person;
 <request> = [<lead>] [<article>] <service> [please] | [<lead>] <action> [my] [appointment] [please];
 <lead> = i need | i would like | i'd like | can i get | can i book | book | i want | i'd like to book |
-         i want to book | i need to;
+         i want to book | i need to | can i;
 <article> = an | a | my;
 <service> = oil change | brake inspection | brakes | tire rotation | wheel alignment | battery | diagnostic |
             state inspection;
-<action> = cancel | reschedule | move | book;
+<action> = cancel | reschedule | move | book | come in;
 <when> = [on | for] <day> [at <time>] [please] | at <time> [please] | <time>;
 <day> = monday | tuesday | wednesday | thursday | friday | saturday | today | tomorrow;
 <time> = <hour> [thirty | o'clock] [in the morning | in the afternoon | a m | p m];
