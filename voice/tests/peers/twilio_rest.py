@@ -1,80 +1,186 @@
 """A local server speaking the part of Twilio's REST API we use (create a call, update a live call),
-for the real `twilio` client pointed at it with TWILIO_API_BASE_URL. Works from sync and async tests."""
+for the real `twilio` client pointed at it (`client.api.base_url = fake.url`, or TWILIO_API_BASE_URL).
+Threaded, so it serves sync and async tests alike; records every request it accepts."""
 
 import base64
 import json
 import threading
+import time
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
-_CALLS = "/2010-04-01/Accounts/{sid}/Calls.json"
+Form = dict[str, list[str]]
+API = "/2010-04-01/Accounts/"
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioError:
+    """An error answer as Twilio's API gives it: HTTP status, Twilio error code, message."""
+
+    status: int
+    code: int
+    message: str
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "status": self.status,
+                "more_info": f"https://www.twilio.com/docs/errors/{self.code}"}
+
+
+INVALID_TO = TwilioError(400, 21211, "Invalid 'To' Phone Number")
+AUTHENTICATE = TwilioError(401, 20003, "Authenticate")
+NOT_FOUND = TwilioError(404, 20404, "The requested resource was not found")
+NO_TO = TwilioError(400, 21201, "No 'To' number is specified")
+NO_FROM = TwilioError(400, 21213, "No 'From' number is specified")
 
 
 class FakeTwilioREST:
-    """`POST /2010-04-01/Accounts/{AC}/Calls.json` and `.../Calls/{CA}.json`, Basic auth checked."""
+    """`POST /2010-04-01/Accounts/{AC}/Calls.json` (create, 201) and `.../Calls/{CA}.json` (update, 200),
+    with Basic auth checked (401 otherwise). Use as a context manager; `.url` is its base URL.
 
-    def __init__(self, account_sid: str = "AC" + "0" * 32, auth_token: str = "test-auth-token") -> None:
+    `created` holds each accepted create's form (lists, so a repeated `StatusCallbackEvent` keeps every
+    value) and `updates` each `(call_sid, form)`. `fail_next(error)` makes the next create (or,
+    with `on="update"`, the next update) answer with that error; `delay` slows every answer."""
+
+    def __init__(self, account_sid: str = "AC" + "0" * 32, auth_token: str = "test-auth-token",
+                 delay: float = 0.0) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self.created: list[dict[str, list[str]]] = []
-        self.updates: list[tuple[str, dict[str, list[str]]]] = []
-        self.error: tuple[int, int, str] | None = None  # (http status, twilio code, message) for the next create
+        self.delay = delay
+        self.created: list[Form] = []
+        self.updates: list[tuple[str, Form]] = []
+        self.calls: dict[str, dict[str, Any]] = {}  # call sid -> the Call JSON last returned
+        self.rejected: list[tuple[str, int]] = []  # (path, HTTP status) of requests answered with an error
         self.url = ""
+        self._failures: dict[str, list[TwilioError]] = {"create": [], "update": []}
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
+
+    def fail_next(self, error: TwilioError = INVALID_TO, *, on: str = "create") -> None:
+        """The next `on` request ("create" or "update") gets `error` instead of success."""
+        with self._lock:
+            self._failures[on].append(error)
 
     def __enter__(self) -> Self:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, *args: Any) -> None:
                 return None
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = parse_qs(self.rfile.read(length).decode(), keep_blank_values=True)
-                status, body = fake._handle(self.path, self.headers.get("Authorization", ""), form)
+                status, body = fake._handle(urlsplit(self.path).path, self.headers.get("Authorization", ""), form)
+                self._answer(status, body)
+
+            def do_GET(self) -> None:
+                status, body = fake._fetch(urlsplit(self.path).path, self.headers.get("Authorization", ""))
+                self._answer(status, body)
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                if fake.delay:
+                    time.sleep(fake.delay)
                 data = json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, name="fake-twilio-rest", daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server = None
 
-    def _handle(self, path: str, auth: str, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+    # --- the API ------------------------------------------------------------------------------------
+
+    def _authorized(self, auth: str) -> bool:
         expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        if auth != expected:
-            return 401, {"code": 20003, "message": "Authenticate", "more_info": "https://www.twilio.com/docs/errors/20003",
-                         "status": 401}
-        base = _CALLS.format(sid=self.account_sid)
-        with self._lock:
-            if path == base:
-                if self.error is not None:
-                    status, code, message = self.error
-                    self.error = None
-                    return status, {"code": code, "message": message, "status": status,
-                                    "more_info": f"https://www.twilio.com/docs/errors/{code}"}
-                self.created.append(form)
-                return 201, self._call("CA" + uuid.uuid4().hex, form, "queued")
-            if path.startswith(base[:-5] + "/") and path.endswith(".json"):
-                call_sid = path[len(base[:-5]) + 1:-5]
-                self.updates.append((call_sid, form))
-                return 200, self._call(call_sid, form, "in-progress")
-        return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
+        return auth == expected
 
-    def _call(self, sid: str, form: dict[str, list[str]], status: str) -> dict[str, Any]:
-        return {"sid": sid, "account_sid": self.account_sid, "to": form.get("To", [""])[0],
-                "from": form.get("From", [""])[0], "status": status, "direction": "outbound-api",
-                "api_version": "2010-04-01", "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}.json"}
+    def _route(self, path: str) -> tuple[str, str | None] | None:
+        """("create", None) or ("update", call_sid) for our account's Calls URLs, else None."""
+        calls = f"{API}{self.account_sid}/Calls"
+        if path == calls + ".json":
+            return "create", None
+        if path.startswith(calls + "/") and path.endswith(".json"):
+            return "update", path[len(calls) + 1:-len(".json")]
+        return None
+
+    def _handle(self, path: str, auth: str, form: Form) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            error = self._error_for(path, auth, form)
+            if error is not None:
+                self.rejected.append((path, error.status))
+                return error.status, error.body()
+            kind, call_sid = self._route(path) or ("", None)
+            if kind == "create":
+                self.created.append(form)
+                sid = "CA" + uuid.uuid4().hex
+                self.calls[sid] = self._call(sid, form, "queued")
+                return 201, self.calls[sid]
+            assert call_sid is not None
+            self.updates.append((call_sid, form))
+            status = (form.get("Status") or ["in-progress"])[0]
+            self.calls[call_sid] = self._call(call_sid, form, status, self.calls.get(call_sid))
+            return 200, self.calls[call_sid]
+
+    def _error_for(self, path: str, auth: str, form: Form) -> TwilioError | None:
+        if not self._authorized(auth):
+            return AUTHENTICATE
+        route = self._route(path)
+        if route is None:
+            return NOT_FOUND
+        kind, call_sid = route
+        if self._failures[kind]:
+            return self._failures[kind].pop(0)
+        if kind == "create" and not form.get("To", [""])[0]:
+            return NO_TO
+        if kind == "create" and not form.get("From", [""])[0]:
+            return NO_FROM
+        if kind == "update" and not (call_sid or "").startswith("CA"):
+            return NOT_FOUND
+        return None
+
+    def _fetch(self, path: str, auth: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            if not self._authorized(auth):
+                return AUTHENTICATE.status, AUTHENTICATE.body()
+            kind, call_sid = self._route(path) or ("", None)
+            if kind == "update" and call_sid in self.calls:
+                return 200, self.calls[call_sid]
+            return NOT_FOUND.status, NOT_FOUND.body()
+
+    def _call(self, sid: str, form: Form, status: str, before: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A Call resource shaped like Twilio's (the fields the client and our code read, and then some)."""
+        now = format_datetime(datetime.now(UTC), usegmt=True)
+        call = dict(before or {
+            "sid": sid, "account_sid": self.account_sid, "parent_call_sid": None,
+            "to": form.get("To", [""])[0], "to_formatted": form.get("To", [""])[0],
+            "from": form.get("From", [""])[0], "from_formatted": form.get("From", [""])[0],
+            "phone_number_sid": "PN" + "0" * 32, "direction": "outbound-api", "api_version": "2010-04-01",
+            "answered_by": None, "forwarded_from": None, "caller_name": None, "group_sid": None,
+            "price": None, "price_unit": "USD", "duration": None, "start_time": None, "end_time": None,
+            "date_created": now, "queue_time": "0", "trunk_sid": None, "annotation": None,
+            "uri": f"{API}{self.account_sid}/Calls/{sid}.json",
+            "subresource_uris": {
+                "notifications": f"{API}{self.account_sid}/Calls/{sid}/Notifications.json",
+                "recordings": f"{API}{self.account_sid}/Calls/{sid}/Recordings.json",
+            },
+        })
+        call.update({"status": status, "date_updated": now})
+        return call
