@@ -313,3 +313,24 @@ async def test_a_reminder_call_states_the_appointment_and_the_keypad_confirms_it
     assert (await Appointment.objects.aget(pk=appointment.pk)).status == "confirmed"
     log = await CallLog.objects.aget(call_sid=CALL_SID)
     assert log.direction == "outbound" and log.outcome == "confirmed" and log.to_number == "+15550102000"
+
+
+async def test_transfer_to_a_person_updates_the_live_call_to_dial_the_front_desk(application, peers, settings) -> None:
+    from voice.tests.peers.twilio_rest import FakeTwilioREST
+
+    dg, ai = peers
+    ai.script(ToolCallsReply([ToolCall("transfer_to_human", {"reason": "asked for a person"})]),
+              TextReply("Sure, connecting you to the front desk now."))
+    with FakeTwilioREST("AC" + "1" * 32, TOKEN) as twilio:
+        settings.TWILIO_ACCOUNT_SID, settings.TWILIO_API_BASE_URL = "AC" + "1" * 32, twilio.url
+        settings.FRONT_DESK_NUMBER = "+15550100199"
+        call = make_call(application)
+        assert await call.connect()
+        await call.start()
+        await talk(call, dg, "Can I talk to a person?")
+        await call.wait_for(lambda: call.closed_code is not None, timeout=8, what="the hand-over")
+        assert [sid for sid, _ in twilio.updates] == [CALL_SID]
+        twiml = twilio.updates[0][1]["Twiml"][0]
+        assert "<Dial>+15550100199</Dial>" in twiml
+    log = await CallLog.objects.aget(call_sid=CALL_SID)
+    assert log.outcome == "transferred"

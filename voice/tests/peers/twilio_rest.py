@@ -69,8 +69,6 @@ class FakeTwilioREST:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
             def log_message(self, *args: Any) -> None:
                 return None
 
