@@ -177,8 +177,9 @@ class OfflineBrain:
                 return [_call("reschedule_appointment", {**turn.move, "caller_confirmed": True}, turn)]
             if NO.search(low):
                 return [TextDelta("Okay. What other day and time would work?")]
-        if re.search(r"\b(confirm|still coming|i'll be there|see you then)\b", low) and turn.intent == "reminder":
-            return [_call("list_appointments", {}, turn)]
+        if turn.reminder_id is not None and turn.intent not in ("cancel", "reschedule") and (
+                YES.search(low) or re.search(r"\b(still coming|i'll be there|see you then)\b", low)):
+            return [_call("confirm_appointment", {"appointment_id": turn.reminder_id}, turn)]
         if re.search(r"\b(hours|open|close|closing|address|where are you|located|location)\b", low):
             return [_call("get_shop_info", {}, turn)]
         if re.search(r"\b(price|cost|how much|charge)\b", low):
@@ -298,6 +299,9 @@ class _Turn:
     """What the conversation says so far, from the brain's point of view."""
 
     def __init__(self, messages: list[dict[str, Any]], today: date) -> None:
+        system = next((m.get("content") or "" for m in messages if m.get("role") == "system"), "")
+        reminder = re.search(r"reminder call WE placed .*? about appointment (\d+)", system)
+        self.reminder_id = int(reminder[1]) if reminder else None  # on a reminder call: its appointment
         self.messages = [m for m in messages if m.get("role") != "system"]
         self.today = today
         self.step = len(self.messages)

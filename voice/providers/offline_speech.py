@@ -65,7 +65,7 @@ public <utt> = <request> | <when> | <answer> | <request> <when> | <info>;
          where are you located | can i talk to a person;
 <request> = [<lead>] [<article>] <service> [please] | [<lead>] <action> [my] [appointment] [please];
 <lead> = i need | i would like | i'd like | can i get | can i book | book | i want | i'd like to book |
-         i want to book | i need to | can i;
+         i would like to book | i want to book | i need to | can i;
 <article> = an | a | my;
 <service> = oil change | brake inspection | brakes | tire rotation | wheel alignment | battery | diagnostic |
             state inspection;
@@ -88,6 +88,7 @@ class _Decoder:
         self._decoder = Decoder(samprate=16000, loglevel="FATAL")
         self._open = self._decoder.current_search()
         self._decoder.add_jsgf_string("desk", FRONT_DESK_GRAMMAR)
+        self._busy = threading.Lock()  # one decode at a time per decoder
 
     def _run(self, search: str, pcm16k: bytes) -> tuple[str, float]:
         self._decoder.activate_search(search)
@@ -97,20 +98,28 @@ class _Decoder:
         hyp = self._decoder.hyp()
         return (hyp.hypstr, float(hyp.score)) if hyp is not None else ("", 0.0)
 
+    def partial(self, pcm16k: bytes) -> str:
+        """A quick guess at the words so far (open model only), for interim results."""
+        with self._busy:
+            return self._run(self._open, pcm16k)[0]
+
     def decode(self, pcm16k: bytes) -> str:
-        free, free_score = self._run(self._open, pcm16k)
-        fitted, fitted_score = self._run("desk", pcm16k)
+        with self._busy:
+            free, free_score = self._run(self._open, pcm16k)
+            fitted, fitted_score = self._run("desk", pcm16k)
         return fitted if fitted and fitted_score - free_score >= GRAMMAR_MARGIN else free
 
 
 class OfflineSTTStream:
-    """Energy VAD over 20 ms frames: speech start → SpeechStarted; 600 ms of silence after speech →
-    the utterance is decoded (in a thread) → final transcript, then UtteranceEnded."""
+    """Energy VAD over 20 ms frames: speech start → SpeechStarted; every 500 ms of speech an interim
+    guess; 600 ms of silence after speech → the utterance is decoded (in a thread) → final
+    transcript, then UtteranceEnded."""
 
     VOICE_RMS = 300
     START_FRAMES = 3  # 60 ms of voice starts speech
     END_SILENCE_FRAMES = 30  # 600 ms of silence ends it
     PREROLL_FRAMES = 10
+    INTERIM_EVERY_FRAMES = 25  # an interim guess every 500 ms of speech
 
     def __init__(self, decoder: _Decoder) -> None:
         self._decoder = decoder
@@ -123,6 +132,9 @@ class OfflineSTTStream:
         self._silent = 0
         self._pending = b""
         self._tasks: set[asyncio.Task] = set()
+        self._frames = 0  # frames of the current utterance
+        self._utterance = 0  # counts finished utterances, to drop stale interim guesses
+        self._guessing = False
 
     async def send_audio(self, chunk: bytes) -> None:
         data = self._pending + chunk
@@ -145,12 +157,30 @@ class OfflineSTTStream:
             return
         self._buffer.extend(pcm)
         self._silent = 0 if loud else self._silent + 1
+        self._frames += 1
+        if self._frames % self.INTERIM_EVERY_FRAMES == 0 and not self._guessing:
+            self._guessing = True
+            self._spawn(self._interim(bytes(self._buffer), self._utterance))
         if self._silent >= self.END_SILENCE_FRAMES:
             audio, self._buffer = bytes(self._buffer), bytearray()
-            self._speaking, self._voiced, self._preroll = False, 0, []
-            task = asyncio.get_running_loop().create_task(self._finish(audio))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._speaking, self._voiced, self._preroll, self._frames = False, 0, [], 0
+            self._utterance += 1
+            self._spawn(self._finish(audio))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _interim(self, audio: bytes, utterance: int) -> None:
+        try:
+            text = await asyncio.to_thread(self._decoder.partial, audio)
+        except Exception:  # noqa: BLE001 - a failed guess is only a missing interim result
+            text = ""
+        finally:
+            self._guessing = False
+        if text and utterance == self._utterance:  # still the same utterance: not stale
+            self._events.put_nowait(TranscriptReceived(text, is_final=False))
 
     async def _finish(self, audio: bytes) -> None:
         try:

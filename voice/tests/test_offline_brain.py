@@ -111,3 +111,20 @@ async def test_a_full_day_gets_alternatives_not_a_booking(settings) -> None:
     await talk.say("oil change tomorrow")
     answer = await talk.say("10 am")
     assert answer.startswith("Sorry, 10 AM isn't free on Tuesday, November 24. I have")
+
+
+async def test_on_a_reminder_call_yes_confirms_the_appointment() -> None:
+    from voice.agent.prompt import system_prompt
+
+    appointment = await sync_to_async(AppointmentFactory)(customer__phone="+15550102000",
+                                                          scheduled_at=datetime(2026, 11, 24, 10, 0, tzinfo=NY))
+    reminder = {"appointment_id": appointment.pk, "service": "Oil change", "vehicle": "2018 Honda Civic",
+                "when": "Tuesday, November 24 at 10 AM"}
+    system = system_prompt(NOW, "Marge", True, reminder=reminder)
+    history = [{"role": "assistant", "content": "Hi Marge, ... Can you still make it?"},
+               {"role": "user", "content": "Yes I'll be there"}]
+    context = ToolContext(call_sid="CA-rem", caller_phone="+15550102000")
+    reply = "".join([d async for d in agent_reply(OfflineBrain(), registry, system, history, context)])
+    assert reply == "Thank you, you're confirmed for Tuesday, November 24 at 10 AM. See you then!"
+    await appointment.arefresh_from_db()
+    assert appointment.status == AppointmentStatus.CONFIRMED and context.outcome == "confirmed"
