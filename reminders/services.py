@@ -141,13 +141,13 @@ def send_reminders(*, day: date | None = None, dry_run: bool = False, limit: int
     client = client if client is not None else twilio_client()
     asked_twilio = False
     for appointment in due:
-        attempt = reminder_claim(appointment=appointment, day=day)
+        will_dial = client is not None and number_allowed(appointment.customer.phone)
+        if will_dial and asked_twilio and pace > 0:
+            sleep(pace)  # Twilio queues more than about one new call a second per number
+        attempt = reminder_claim(appointment=appointment, day=day)  # claimed just before the dial
         if attempt is None:
             run.already_claimed.append(appointment.pk)
             continue
-        will_dial = number_allowed(attempt.to_number) and client is not None
-        if will_dial and asked_twilio and pace > 0:
-            sleep(pace)  # Twilio queues more than about one new call a second per number
         asked_twilio = asked_twilio or will_dial
         attempt = reminder_dial(attempt=attempt, client=client)
         if attempt.outcome == ReminderOutcome.SKIPPED_SAFE_MODE:
