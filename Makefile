@@ -48,6 +48,8 @@ bench: install
 	$(BIN)/python bench/voice_latency.py
 	$(BIN)/python bench/booking.py
 	$(BIN)/python bench/seed_crm.py
+	$(BIN)/python bench/simulated_call.py
+	$(BIN)/python bench/offline_stt_wer.py
 
 lint: install
 	$(BIN)/ruff check .
