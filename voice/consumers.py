@@ -33,6 +33,9 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
     """One Twilio media stream. Malformed or out-of-order frames are logged and dropped."""
 
     session: CallSession | None = None
+    # A call's stream talks only to Twilio and its providers: it needs no channel-layer inbox, and
+    # a Redis read timeout in one (e.g. while the offline engines keep the CPU busy) must not end it.
+    channel_layer_alias = None
 
     async def connect(self) -> None:
         headers = dict(self.scope.get("headers", []))
