@@ -24,6 +24,7 @@ CONFIRM_BOOK = "Shall I book it?"
 CONFIRM_CANCEL = "Shall I cancel it?"
 CONFIRM_MOVE = "Shall I move it?"
 ASK_NEW_DAY = "What day would you like instead?"
+ASK_CAR = "Which car is it for?"
 
 SERVICES = [  # (words that name it, service code); the first match wins
     (("brake pad", "pads"), "brake_pads"),
@@ -144,6 +145,7 @@ class OfflineBrain:
             yield event
 
     def decide(self, messages: list[dict[str, Any]], offered: set[str]) -> list[ChatEvent]:
+        self._offered = offered
         today = timezone.now().astimezone(shop_timezone()).date()
         turn = _Turn(messages, today)
         if turn.last_role == "tool":
@@ -161,9 +163,16 @@ class OfflineBrain:
         if re.search(r"\b(bye|goodbye|that's all|that is all|nothing else|no thanks|no thank you)\b", low):
             return [TextDelta(f"Thanks for calling {settings.SHOP_NAME}. Goodbye!"),
                     *([_call("end_call", {}, turn)] if offered else [])]
+        if turn.pending == ASK_CAR and turn.booking is not None and turn.vehicles:
+            car = _pick_vehicle(turn.vehicles, said)
+            if car is None:
+                return [TextDelta(f"Sorry, I didn't catch that. {_cars(turn.vehicles)} {ASK_CAR}")]
+            return [TextDelta(_confirm_text(turn, car))]
         if turn.pending == CONFIRM_BOOK and turn.booking is not None:
             if YES.search(low):
-                return [_call("book_appointment", {**turn.booking, "caller_confirmed": True}, turn)]
+                car = turn.chosen_vehicle
+                extra = {"vehicle_id": car["vehicle_id"]} if car else {}
+                return [_call("book_appointment", {**turn.booking, **extra, "caller_confirmed": True}, turn)]
             if NO.search(low):
                 return [TextDelta("No problem. What day and time would suit you better?")]
         if turn.pending == CONFIRM_CANCEL and turn.appointment is not None:
@@ -215,6 +224,8 @@ class OfflineBrain:
 
     def _after_tool(self, turn: "_Turn", offered: set[str]) -> list[ChatEvent]:
         name, result = turn.last_tool
+        if name == "list_vehicles" and "error" in result:
+            result = {"vehicles": []}  # a new caller has no cars on record yet: book without one
         if "error" in result:
             return [TextDelta(f"Sorry, {result['error'][0].lower()}{result['error'][1:]}")]
         if name == "check_availability":
@@ -226,6 +237,11 @@ class OfflineBrain:
             return [TextDelta(f"Done. Your {result['service'].lower()} is now on {result['when']}. Anything else?")]
         if name == "cancel_appointment":
             return [TextDelta(f"Your {result['service'].lower()} on {result['when']} is cancelled. Anything else?")]
+        if name == "list_vehicles" and turn.booking is not None:
+            cars = result.get("vehicles", [])
+            if len(cars) > 1:
+                return [TextDelta(f"{_cars(cars)} {ASK_CAR}")]
+            return [TextDelta(_confirm_text(turn, cars[0] if cars else None))]
         if name == "list_appointments":
             appointments = result.get("appointments", [])
             if not appointments:
@@ -274,10 +290,41 @@ class OfflineBrain:
                 if turn.intent == "reschedule" and turn.appointment is not None:
                     return [TextDelta(f"I can move your {turn.appointment['service'].lower()} to {spoken(start)}. "
                                       f"{CONFIRM_MOVE}")]
-                return [TextDelta(f"To confirm: {result['service'].lower()} on {spoken(start)}. {CONFIRM_BOOK}")]
+                if turn.vehicles is None and "list_vehicles" in self._offered:
+                    return [_call("list_vehicles", {}, turn)]  # which car: asked before confirming
+                return [TextDelta(_confirm_text(turn, turn.chosen_vehicle, result["service"], start))]
             return [TextDelta(f"Sorry, {spoken_clock(hhmm)} isn't free on {day['day']}. I have "
                               f"{_list(times[:3])}. Which would you like?")]
         return [TextDelta(f"On {day['day']} I have {_list(times[:3])}. Which time works for you?")]
+
+
+def _cars(cars: list[dict[str, Any]]) -> str:
+    names = [c["description"] for c in cars]
+    return "I have your " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]) + "."
+
+
+def _pick_vehicle(cars: list[dict[str, Any]], said: str) -> dict[str, Any] | None:
+    """The car whose year, make or model the caller named (the best word overlap)."""
+    words = set(_words(said).split())
+    scored = [(len(words & set(c["description"].lower().split())), c) for c in cars]
+    best = max(scored, key=lambda pair: pair[0], default=(0, None))
+    return best[1] if best[0] else None
+
+
+def _confirm_text(turn: "_Turn", car: dict[str, Any] | None, service: str | None = None,
+                  start: datetime | None = None) -> str:
+    booking = turn.booking or {}
+    if start is None and booking:
+        start = datetime.fromisoformat(booking["start"]).replace(tzinfo=shop_timezone())
+    label = (service or _label(booking.get("service"))).lower()
+    for_car = f" for your {car['description']}" if car else ""
+    return f"To confirm: {label}{for_car} on {spoken(start)}. {CONFIRM_BOOK}"
+
+
+def _label(code: str | None) -> str:
+    from crm.models import ServiceType
+
+    return ServiceType(code).label if code in ServiceType.values else "your service"
 
 
 def _list(times: list[str]) -> str:
@@ -311,7 +358,8 @@ class _Turn:
         self.caller_earlier = [self.messages[i]["content"] for i in callers[:-1]]
         assistant_texts = [m.get("content") or "" for m in self.messages if m["role"] == "assistant"]
         last_text = next((t for t in reversed(assistant_texts) if t), "")
-        self.pending = next((q for q in (CONFIRM_BOOK, CONFIRM_CANCEL, CONFIRM_MOVE) if last_text.endswith(q)), None)
+        self.pending = next((q for q in (CONFIRM_BOOK, CONFIRM_CANCEL, CONFIRM_MOVE, ASK_CAR)
+                             if last_text.endswith(q)), None)
         self.tool_results = self._tool_results()
         self.last_tool = self.tool_results[-1] if self.tool_results and self.last_role == "tool" else ("", {})
         task_words = self._since_last_done()
@@ -323,6 +371,13 @@ class _Turn:
         self.appointment = next((r["appointments"][0] for n, r in reversed(self.tool_results)
                                  if n == "list_appointments" and r.get("appointments")), None)
         offered = next((r for n, r in reversed(self.tool_results) if n == "check_availability" and "days" in r), None)
+        listed = next((r for n, r in reversed(self.tool_results) if n == "list_vehicles"), None)
+        self.vehicles: list[dict[str, Any]] | None = listed.get("vehicles", []) if listed is not None else None
+        self.chosen_vehicle = None
+        if self.vehicles:
+            named = [_pick_vehicle(self.vehicles, w) for w in reversed(task_words)]
+            self.chosen_vehicle = next((c for c in named if c), None) or (
+                self.vehicles[0] if len(self.vehicles) == 1 else None)
         self.booking = self.move = None
         if offered and offered.get("days") and self.time is not None:
             start = f"{offered['days'][0]['date']}T{self.time.strftime('%H:%M')}"

@@ -60,14 +60,29 @@ async def test_booking_flow_asks_offers_confirms_and_books() -> None:
     offer = await talk.say("Tuesday please")
     assert offer.startswith("On Tuesday, November 24 I have")
     confirm = await talk.say("10 am works")
-    assert confirm == "To confirm: oil change on Tuesday, November 24 at 10 AM. Shall I book it?"
+    assert confirm == ("To confirm: oil change for your 2018 Honda Civic on Tuesday, November 24 at 10 AM. "
+                       "Shall I book it?")
     done = await talk.say("Yes")
     assert done.startswith("You're all set: oil change on Tuesday, November 24 at 10 AM")
     appointment = await Appointment.objects.aget()
     assert appointment.scheduled_at == datetime(2026, 11, 24, 10, 0, tzinfo=NY)
-    assert appointment.customer_id == vehicle.customer_id
+    assert appointment.customer_id == vehicle.customer_id and appointment.vehicle_id == vehicle.pk
     tools_called = [c["function"]["name"] for m in talk.history for c in m.get("tool_calls") or []]
-    assert tools_called == ["check_availability", "check_availability", "book_appointment"]
+    assert tools_called == ["check_availability", "check_availability", "list_vehicles", "book_appointment"]
+
+
+async def test_with_two_cars_the_caller_is_asked_which_one() -> None:
+    civic = await sync_to_async(VehicleFactory)(customer__phone="+15550102000", make="Honda", model="Civic",
+                                                year=2018)
+    await sync_to_async(VehicleFactory)(customer=civic.customer, make="Ford", model="Focus", year=2015)
+    talk = Conversation()
+    await talk.say("oil change tomorrow")
+    question = await talk.say("10 am")
+    assert question == "I have your 2018 Honda Civic and 2015 Ford Focus. Which car is it for?"
+    assert "for your 2015 Ford Focus" in await talk.say("the Ford")
+    assert "all set" in await talk.say("yes")
+    appointment = await Appointment.objects.select_related("vehicle").aget()
+    assert appointment.vehicle.model == "Focus"
 
 
 async def test_cancel_flow_lists_confirms_and_cancels() -> None:
