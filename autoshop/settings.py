@@ -77,6 +77,16 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=10)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE > 0:
+    # Under ASGI every lookup and tool runs in a worker thread that gives its connection back when
+    # done; without a pool that means a new Postgres connection (~5 ms) per caller lookup. A pooled
+    # connection is handed back instead of closed (Django then requires CONN_MAX_AGE = 0).
+    # Forked django-q2 workers drop the parent's pool: see autoshop.db.
+    if DATABASES["default"]["CONN_MAX_AGE"]:
+        raise ImproperlyConfigured("CONN_MAX_AGE must be 0 while DATABASE_POOL_SIZE > 0 (set one of them to 0).")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DATABASE_POOL_SIZE), "max_size": DATABASE_POOL_SIZE, "timeout": 10}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent writers (ASGI server + qcluster) wait for the lock instead of failing at once, and
     # IMMEDIATE transactions take it up front, so a booking's read-check-write cannot interleave.
