@@ -65,15 +65,20 @@ def parse_day(text: str, today: date) -> date | None:
     """`today`, `tomorrow`, a weekday (the next one), `November 24`, `the 24th`, or `2026-11-24`."""
     low = _words(text)
     if iso := re.search(r"\b(\d{4})-(\d{2})-(\d{2})\b", low):
-        return date(int(iso[1]), int(iso[2]), int(iso[3]))
+        year, month, day = int(iso[1]), int(iso[2]), int(iso[3])
+        return date(year, month, day) if _valid(year, month, day) else None
     if " today " in low:
         return today
     if " tomorrow " in low:
         return today + timedelta(days=1)
     for index, name in enumerate(MONTHS):
         if found := re.search(rf"\b{name}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", low):
-            candidate = date(today.year, index + 1, int(found[1]))
-            return candidate if candidate >= today else candidate.replace(year=today.year + 1)
+            # The next such date; none at all for a day the month never has ("February 30").
+            month, day = index + 1, int(found[1])
+            for year in (today.year, today.year + 1, today.year + 2, today.year + 3, today.year + 4):
+                if _valid(year, month, day) and date(year, month, day) >= today:
+                    return date(year, month, day)
+            return None
     for index, name in enumerate(WEEKDAYS):
         if f" {name} " in low or f" {name}s " in low:
             ahead = (index - today.weekday()) % 7

@@ -1,6 +1,6 @@
 """The offline brain runs the front-desk flows with the real tools and database, deterministically."""
 
-from datetime import datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -44,17 +44,33 @@ def test_parsers_understand_phone_phrasing() -> None:
     today = NOW.date()
     assert parse_service("I'd like an oil change") == "oil_change"
     assert parse_service("my brakes are squealing") == "brake_inspection"
-    assert parse_day("tomorrow", today).isoformat() == "2026-11-24"
-    assert parse_day("how about Friday", today).isoformat() == "2026-11-27"
-    assert parse_day("November 30th", today).isoformat() == "2026-11-30"
-    assert parse_time("at 10 am").strftime("%H:%M") == "10:00"
-    assert parse_time("ten thirty").strftime("%H:%M") == "10:30"
-    assert parse_time("2 pm").strftime("%H:%M") == "14:00"
-    assert parse_time("at two") .strftime("%H:%M") == "14:00"
+    assert parse_day("tomorrow", today) == date(2026, 11, 24)
+    assert parse_day("how about Friday", today) == date(2026, 11, 27)
+    assert parse_day("November 30th", today) == date(2026, 11, 30)
+    assert parse_day("January 5th", today) == date(2027, 1, 5)
+    assert parse_time("at 10 am") == time(10, 0)
+    assert parse_time("ten thirty") == time(10, 30)
+    assert parse_time("2 pm") == time(14, 0)
+    assert parse_time("at two") == time(14, 0)
+
+
+def test_a_day_the_calendar_never_has_is_no_day() -> None:
+    today = NOW.date()
+    assert parse_day("February 30th", today) is None
+    assert parse_day("November 31", today) is None
+    assert parse_day("2026-02-30", today) is None
+    assert parse_day("February 29th", today) == date(2028, 2, 29)  # the next leap day
+
+
+async def test_an_impossible_date_gets_asked_again_not_a_crash() -> None:
+    await sync_to_async(VehicleFactory.create)(customer__phone="+15550102000")
+    talk = Conversation()
+    assert "What day" in await talk.say("Oil change on February 30th please")
+    assert await sync_to_async(Appointment.objects.count)() == 0
 
 
 async def test_booking_flow_asks_offers_confirms_and_books() -> None:
-    vehicle = await sync_to_async(VehicleFactory)(customer__phone="+15550102000")
+    vehicle = await sync_to_async(VehicleFactory.create)(customer__phone="+15550102000")
     talk = Conversation()
     assert "What day" in await talk.say("Hi, I need an oil change")
     offer = await talk.say("Tuesday please")
@@ -72,9 +88,9 @@ async def test_booking_flow_asks_offers_confirms_and_books() -> None:
 
 
 async def test_with_two_cars_the_caller_is_asked_which_one() -> None:
-    civic = await sync_to_async(VehicleFactory)(customer__phone="+15550102000", make="Honda", model="Civic",
+    civic = await sync_to_async(VehicleFactory.create)(customer__phone="+15550102000", make="Honda", model="Civic",
                                                 year=2018)
-    await sync_to_async(VehicleFactory)(customer=civic.customer, make="Ford", model="Focus", year=2015)
+    await sync_to_async(VehicleFactory.create)(customer=civic.customer, make="Ford", model="Focus", year=2015)
     talk = Conversation()
     await talk.say("oil change tomorrow")
     question = await talk.say("10 am")
@@ -86,7 +102,7 @@ async def test_with_two_cars_the_caller_is_asked_which_one() -> None:
 
 
 async def test_cancel_flow_lists_confirms_and_cancels() -> None:
-    appointment = await sync_to_async(AppointmentFactory)(customer__phone="+15550102000",
+    appointment = await sync_to_async(AppointmentFactory.create)(customer__phone="+15550102000",
                                                           scheduled_at=datetime(2026, 11, 25, 9, 0, tzinfo=NY))
     talk = Conversation()
     question = await talk.say("I need to cancel my appointment")
@@ -97,7 +113,7 @@ async def test_cancel_flow_lists_confirms_and_cancels() -> None:
 
 
 async def test_reschedule_flow_moves_the_appointment() -> None:
-    appointment = await sync_to_async(AppointmentFactory)(customer__phone="+15550102000",
+    appointment = await sync_to_async(AppointmentFactory.create)(customer__phone="+15550102000",
                                                           scheduled_at=datetime(2026, 11, 25, 9, 0, tzinfo=NY))
     talk = Conversation()
     assert "What day would you like instead?" in await talk.say("Can I move my appointment?")
@@ -121,7 +137,7 @@ async def test_hours_prices_transfer_and_goodbye() -> None:
 
 async def test_a_full_day_gets_alternatives_not_a_booking(settings) -> None:
     settings.SHOP_BAYS = 1
-    await sync_to_async(AppointmentFactory)(scheduled_at=datetime(2026, 11, 24, 10, 0, tzinfo=NY))
+    await sync_to_async(AppointmentFactory.create)(scheduled_at=datetime(2026, 11, 24, 10, 0, tzinfo=NY))
     talk = Conversation()
     await talk.say("oil change tomorrow")
     answer = await talk.say("10 am")
@@ -131,7 +147,7 @@ async def test_a_full_day_gets_alternatives_not_a_booking(settings) -> None:
 async def test_on_a_reminder_call_yes_confirms_the_appointment() -> None:
     from voice.agent.prompt import system_prompt
 
-    appointment = await sync_to_async(AppointmentFactory)(customer__phone="+15550102000",
+    appointment = await sync_to_async(AppointmentFactory.create)(customer__phone="+15550102000",
                                                           scheduled_at=datetime(2026, 11, 24, 10, 0, tzinfo=NY))
     reminder = {"appointment_id": appointment.pk, "service": "Oil change", "vehicle": "2018 Honda Civic",
                 "when": "Tuesday, November 24 at 10 AM"}
