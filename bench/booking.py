@@ -60,10 +60,15 @@ def run() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from crm.models import ACTIVE_STATUSES, SERVICE_MENU, Appointment, Customer
-    from crm.selectors import acustomer_get_by_phone, customer_cache_forget, customer_get_by_phone
+    from crm.models import SERVICE_MENU, Appointment, Customer
+    from crm.selectors import (
+        acustomer_get_by_phone,
+        appointment_intervals_booked,
+        customer_cache_forget,
+        customer_get_by_phone,
+    )
     from crm.services import BookingError, appointment_book
-    from scheduling.availability import Interval, free_starts
+    from scheduling.availability import free_starts
     from scheduling.shop import shop_timezone
 
     call_command("migrate", interactive=False, verbosity=0)
@@ -101,10 +106,7 @@ def run() -> None:
     def availability(i: int) -> None:
         day = days[i % len(days)]
         lo = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-        rows = Appointment.objects.filter(status__in=ACTIVE_STATUSES, scheduled_at__gte=lo - timedelta(hours=8),
-                                          scheduled_at__lt=lo + timedelta(days=1)).values_list("scheduled_at",
-                                                                                               "duration")
-        booked = [Interval(at, at + d) for at, d in rows]
+        booked = appointment_intervals_booked(start=lo, end=lo + timedelta(days=1))
         free_starts(start_day=day, end_day=day, duration=SERVICE_MENU["oil_change"].duration, booked=booked,
                     blocked=[], now=timezone.now())
 

@@ -1,12 +1,14 @@
 """Reads of CRM data, tuned for the phone path."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.cache import cache, caches
 from django.db import close_old_connections
 
-from crm.models import Customer
+from crm.models import ACTIVE_STATUSES, SERVICE_MENU, Appointment, Customer
+from scheduling.availability import Interval
 
 CUSTOMER_CACHE_TTL = 300  # seconds in the shared cache (edits drop the entry at once)
 LOCAL_TTL = 30  # seconds in each process's own cache: another worker's edit shows within this
@@ -30,7 +32,7 @@ def customer_get_by_phone(phone: str) -> dict[str, Any] | None:
     if cached is not None:
         return None if cached == _MISSING else cached
     rows = list(Customer.objects.filter(phone=phone).order_by().values("id", "name", "phone", "email")[:1])
-    summary = rows[0] if rows else None
+    summary: dict[str, Any] | None = dict(rows[0]) if rows else None
     cache.set(key, summary if summary else _MISSING, CUSTOMER_CACHE_TTL)
     local.set(key, summary if summary else _MISSING, LOCAL_TTL)
     return summary
@@ -69,3 +71,18 @@ def appointment_for_reminder(appointment_id: int, phone: str | None) -> dict[str
         "scheduled_at": appointment.scheduled_at,
         "vehicle": f"{vehicle.year} {vehicle.make} {vehicle.model}".strip() if vehicle else "car",
     }
+
+
+# How far back an appointment can start and still reach into a window (the longest service, with slack
+# for a duration an advisor lengthened by hand).
+LONGEST_APPOINTMENT = max(info.duration for info in SERVICE_MENU.values()) + timedelta(hours=4)
+
+
+def appointment_intervals_booked(*, start: datetime, end: datetime, exclude_id: int | None = None) -> list[Interval]:
+    """The shop's active appointments overlapping [start, end), as intervals (one index range scan)."""
+    rows = Appointment.objects.filter(status__in=ACTIVE_STATUSES, scheduled_at__lt=end,
+                                      scheduled_at__gte=start - LONGEST_APPOINTMENT)
+    if exclude_id is not None:
+        rows = rows.exclude(pk=exclude_id)
+    return [Interval(at, at + duration) for at, duration in rows.values_list("scheduled_at", "duration")
+            if at + duration > start]

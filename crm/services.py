@@ -23,7 +23,7 @@ from crm.models import (
     Vehicle,
 )
 from crm.phones import normalize_phone
-from crm.selectors import customer_cache_forget
+from crm.selectors import appointment_intervals_booked, customer_cache_forget
 from crm.vins import normalize_vin, validate_vin
 from scheduling.availability import Interval, why_not_bookable
 from scheduling.calendars import CalendarEvent, event_id_for, get_calendar
@@ -145,20 +145,6 @@ def _lock_day(start: datetime) -> None:
 BOOKING_LOCK_NAMESPACE = 4242  # first key of the advisory lock pair: "appointment booking"
 
 
-def _booked_intervals(start: datetime, end: datetime, exclude_id: int | None = None) -> list[Interval]:
-    """The shop's active appointments overlapping [start, end)."""
-    rows = (
-        Appointment.objects.filter(status__in=ACTIVE_STATUSES, scheduled_at__lt=end,
-                                   scheduled_at__gte=start - MAX_SERVICE_DURATION)
-        .exclude(pk=exclude_id)
-        .values_list("scheduled_at", "duration")
-    )
-    return [Interval(at, at + duration) for at, duration in rows if at + duration > start]
-
-
-MAX_SERVICE_DURATION = max(info.duration for info in SERVICE_MENU.values()) + timedelta(hours=4)
-
-
 def _day_bounds(moment: datetime) -> tuple[datetime, datetime]:
     tz = shop_timezone()
     day = moment.astimezone(tz).date()
@@ -168,8 +154,8 @@ def _day_bounds(moment: datetime) -> tuple[datetime, datetime]:
 def _check_bookable(start: datetime, duration: timedelta, blocked: list[Interval],
                     exclude_id: int | None = None) -> None:
     day_start, day_end = _day_bounds(start)
-    reason = why_not_bookable(start, duration, booked=_booked_intervals(day_start, day_end, exclude_id),
-                              blocked=blocked, now=timezone.now())
+    booked = appointment_intervals_booked(start=day_start, end=day_end, exclude_id=exclude_id)
+    reason = why_not_bookable(start, duration, booked=booked, blocked=blocked, now=timezone.now())
     if reason:
         raise BookingError(reason)
 

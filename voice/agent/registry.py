@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crm.models import ACTIVE_STATUSES, SERVICE_MENU, Appointment, Customer, ServiceType, Vehicle
-from crm.selectors import customer_cache_forget
+from crm.selectors import appointment_intervals_booked, customer_cache_forget
 from crm.services import (
     BookingError,
     appointment_book,
@@ -70,6 +70,21 @@ def _require_customer(context: ToolContext) -> Customer:
     return customer
 
 
+def _id_arg(args: dict[str, Any], field: str, source: str) -> int:
+    """A record id the model passed back: a whole number (or its digits as text), nothing else."""
+    value = args.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+        raise ToolError(f"{field} must be a number from {source}.")
+    return int(value)
+
+
+def _text_arg(args: dict[str, Any], field: str) -> str | None:
+    value = args.get(field)
+    if value is not None and not isinstance(value, str):
+        raise ToolError(f"{field} must be text.")
+    return value
+
+
 def _parse_day(text: Any, field: str) -> date:
     try:
         return date.fromisoformat(str(text))
@@ -104,13 +119,6 @@ def _blocked(start: datetime, end: datetime) -> list[Interval]:
         return []
 
 
-def _booked(start: datetime, end: datetime, exclude_id: int | None = None) -> list[Interval]:
-    rows = Appointment.objects.filter(status__in=ACTIVE_STATUSES, scheduled_at__lt=end,
-                                      scheduled_at__gte=start - timedelta(hours=8)).exclude(pk=exclude_id)
-    return [Interval(a.scheduled_at, a.scheduled_at + a.duration) for a in rows.only("scheduled_at", "duration")
-            if a.scheduled_at + a.duration > start]
-
-
 def _appointment_summary(appointment: Appointment) -> dict[str, Any]:
     vehicle = appointment.vehicle
     return {
@@ -125,10 +133,7 @@ def _appointment_summary(appointment: Appointment) -> dict[str, Any]:
 
 def _own_appointment(context: ToolContext, args: dict[str, Any]) -> Appointment:
     customer = _require_customer(context)
-    try:
-        appointment_id = int(args.get("appointment_id"))
-    except (TypeError, ValueError) as exc:
-        raise ToolError("appointment_id must be a number from list_appointments.") from exc
+    appointment_id = _id_arg(args, "appointment_id", "list_appointments")
     appointment = Appointment.objects.select_related("vehicle").filter(pk=appointment_id, customer=customer).first()
     if appointment is None:
         raise ToolError("No such appointment on this caller's record; use list_appointments.")
@@ -207,7 +212,7 @@ def update_customer_tool(context: ToolContext, args: dict[str, Any]) -> dict[str
     customer = _customer(context) or customer_for_phone(phone=context.caller_phone)
     context.customer_id = customer.pk
     try:
-        customer_update(customer=customer, name=args.get("name"), email=args.get("email"))
+        customer_update(customer=customer, name=_text_arg(args, "name"), email=_text_arg(args, "email"))
     except ValidationError as exc:
         raise ToolError(" ".join(exc.messages)) from exc
     customer_cache_forget(customer.phone)
@@ -261,8 +266,8 @@ def check_availability(context: ToolContext, args: dict[str, Any]) -> dict[str, 
     window_start = datetime.combine(first, datetime.min.time(), tzinfo=tz)
     window_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
     starts = free_starts(start_day=first, end_day=last, duration=SERVICE_MENU[service].duration,
-                         booked=_booked(window_start, window_end), blocked=_blocked(window_start, window_end),
-                         now=timezone.now())
+                         booked=appointment_intervals_booked(start=window_start, end=window_end),
+                         blocked=_blocked(window_start, window_end), now=timezone.now())
     days: dict[date, list[datetime]] = {}
     for start in starts:
         days.setdefault(start.astimezone(tz).date(), []).append(start)
@@ -314,7 +319,7 @@ def book_appointment(context: ToolContext, args: dict[str, Any]) -> dict[str, An
     context.customer_id = customer.pk
     vehicle = None
     if args.get("vehicle_id") is not None:
-        vehicle = customer.vehicles.filter(pk=args.get("vehicle_id")).first()
+        vehicle = customer.vehicles.filter(pk=_id_arg(args, "vehicle_id", "list_vehicles")).first()
         if vehicle is None:
             raise ToolError("That vehicle_id is not one of the caller's cars; use list_vehicles.")
     day_start = datetime.combine(start.astimezone(shop_timezone()).date(), datetime.min.time(), tzinfo=shop_timezone())
@@ -329,7 +334,9 @@ def book_appointment(context: ToolContext, args: dict[str, Any]) -> dict[str, An
         booked_here.append(appointment.pk)
         context.collected.setdefault("keys", []).append(key)
     context.outcome = "booked"
-    return {"booked": True, **_appointment_summary(appointment), "price": spoken_price(appointment.total_cost)}
+    cost = appointment.total_cost
+    price = spoken_price(cost) if cost is not None else None
+    return {"booked": True, **_appointment_summary(appointment), "price": price}
 
 
 @registry.register("list_appointments", "The caller's own upcoming appointments.")

@@ -47,8 +47,8 @@ async def test_every_tool_the_issue_names_is_offered_to_the_model() -> None:
 async def test_lookup_finds_only_the_callers_own_record() -> None:
     from asgiref.sync import sync_to_async
 
-    await sync_to_async(CustomerFactory)(phone=CALLER, name="Marge Simpson")
-    await sync_to_async(CustomerFactory)(phone="+15550109999", name="Someone Else")
+    await sync_to_async(CustomerFactory.create)(phone=CALLER, name="Marge Simpson")
+    await sync_to_async(CustomerFactory.create)(phone="+15550109999", name="Someone Else")
     result = await run("lookup_customer", ctx(), phone="+15550109999", customer_id=2)
     assert result["known"] is True and result["name"] == "Marge Simpson"
 
@@ -110,8 +110,8 @@ async def test_full_slot_and_bad_start_get_spoken_explanations() -> None:
 async def test_other_customers_appointments_are_out_of_reach() -> None:
     from asgiref.sync import sync_to_async
 
-    theirs = await sync_to_async(AppointmentFactory)(customer__phone="+15550109999")
-    await sync_to_async(CustomerFactory)(phone=CALLER)
+    theirs = await sync_to_async(AppointmentFactory.create)(customer__phone="+15550109999")
+    await sync_to_async(CustomerFactory.create)(phone=CALLER)
     cancel = await run("cancel_appointment", ctx(), appointment_id=theirs.pk, caller_confirmed=True)
     move = await run("reschedule_appointment", ctx(), appointment_id=theirs.pk, new_start="2026-11-25T10:00",
                      caller_confirmed=True)
@@ -138,14 +138,14 @@ async def test_reschedule_and_cancel_the_callers_own_appointment() -> None:
 async def test_vehicles_are_checked_and_decoded() -> None:
     from asgiref.sync import sync_to_async
 
-    await sync_to_async(CustomerFactory)(phone=CALLER)
+    await sync_to_async(CustomerFactory.create)(phone=CALLER)
     bad = await run("add_vehicle", ctx(), vin="1HGCM82643A004352")
     assert "check digit" in bad["error"]
     added = await run("add_vehicle", ctx(), vin="1HGCM82633A004352", license_plate="EVRGRN", mileage=81000)
     assert added["added"] and "2003" in added["description"]
     vehicles = await run("list_vehicles", ctx())
     assert [v["vin_last6"] for v in vehicles["vehicles"]] == ["004352"]
-    someone = await sync_to_async(VehicleFactory)(vin=make_vin(__import__("random").Random(99)))
+    someone = await sync_to_async(VehicleFactory.create)(vin=make_vin(__import__("random").Random(99)))
     taken = await run("add_vehicle", ctx(), vin=someone.vin)
     assert "another customer" in taken["error"]
     assert await Vehicle.objects.filter(customer__phone=CALLER).acount() == 1
@@ -168,3 +168,22 @@ async def test_shop_info_menu_and_call_control() -> None:
     other = ctx()
     await run("end_call", other)
     assert other.end_call and not other.transfer
+
+
+async def test_arguments_of_the_wrong_type_get_a_short_explanation(caplog) -> None:
+    """A model that sends a word where a number belongs hears what to send, not 'it failed on our side'."""
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(CustomerFactory.create)(phone=CALLER, name="Marge Simpson")
+    car = await run("book_appointment", ctx(), service="oil_change", start="2026-11-24T10:00",
+                    caller_confirmed=True, vehicle_id="the blue one")
+    assert "vehicle_id" in car["error"] and "list_vehicles" in car["error"]
+    cancel = await run("cancel_appointment", ctx(), appointment_id="my oil change", caller_confirmed=True)
+    assert "appointment_id" in cancel["error"] and "list_appointments" in cancel["error"]
+    fractional = await run("cancel_appointment", ctx(), appointment_id=1.5, caller_confirmed=True)
+    assert "appointment_id" in fractional["error"]
+    named = await run("update_customer", ctx(), name=["Marge"], email=42)
+    assert "name" in named["error"]
+    assert await Appointment.objects.acount() == 0
+    assert (await Customer.objects.aget(phone=CALLER)).name == "Marge Simpson"
+    assert "failed" not in caplog.text  # nothing reached the catch-all
