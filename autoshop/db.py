@@ -26,7 +26,7 @@ def forget_inherited_connections() -> None:
         from django.db.backends.postgresql.base import DatabaseWrapper
     except ImportError:  # psycopg not installed: no pools exist
         return
-    pools = DatabaseWrapper._connection_pools
+    pools: dict[str, Any] = getattr(DatabaseWrapper, "_connection_pools", {})  # Django's per-alias pools
     _inherited.extend(pools.values())
     pools.clear()
 

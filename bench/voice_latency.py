@@ -26,7 +26,7 @@ django.setup()
 
 from voice.agent.registry import registry  # noqa: E402
 from voice.phrases import PhraseCache  # noqa: E402
-from voice.providers.base import SpeechStarted, TranscriptReceived  # noqa: E402
+from voice.providers.base import SpeechStarted, TextDelta, TranscriptReceived  # noqa: E402
 from voice.session import CallInfo, CallSession, SessionConfig  # noqa: E402
 from voice.state import SessionStore  # noqa: E402
 from voice.tests.fakes import QueueSTT, TimedChat, TimedTTS, TwilioPlayer  # noqa: E402
@@ -53,6 +53,13 @@ async def wait(predicate: Callable[[], bool], limit_s: float = 10.0) -> None:
         await asyncio.sleep(0)
 
 
+async def first_audio(player: TwilioPlayer) -> float:
+    """When the player's first agent audio frame of this turn arrived (time.monotonic)."""
+    await wait(lambda: player.first_media_at is not None)
+    assert player.first_media_at is not None
+    return player.first_media_at
+
+
 def make_session(chat: TimedChat, tts: TimedTTS, call_sid: str) -> tuple[CallSession, QueueSTT, TwilioPlayer]:
     stt = QueueSTT()
     player = TwilioPlayer(speed=1000.0)
@@ -76,8 +83,7 @@ async def own_overhead(turns: int) -> list[float]:
         player.first_media_at = None
         sent = time.monotonic()
         stt.stream.emit(TranscriptReceived(f"question number {i}", is_final=True, speech_final=True))
-        await wait(lambda: player.first_media_at is not None)
-        figures.append((player.first_media_at - sent) * 1000)
+        figures.append((await first_audio(player) - sent) * 1000)
         await reply_done(session)
         session.state.history.clear()  # keep the prompt the same size every turn
     await session.stop()
@@ -120,15 +126,14 @@ async def streaming_vs_baseline(turns: int) -> tuple[list[float], list[float]]:
         player.first_media_at = None
         sent = time.monotonic()
         stt.stream.emit(TranscriptReceived(f"what times {i}", is_final=True, speech_final=True))
-        await wait(lambda: player.first_media_at is not None)
-        streaming.append((player.first_media_at - sent) * 1000)
+        streaming.append((await first_audio(player) - sent) * 1000)
         await session._interrupt_reply()
         session.turns.state = type(session.turns.state).LISTENING
         session.state.history.clear()
 
         # Baseline: the whole reply from the model, then the whole reply through TTS, then send.
         started = time.monotonic()
-        text = "".join([event.text async for event in chat().stream([], [])])
+        text = "".join([event.text async for event in chat().stream([], []) if isinstance(event, TextDelta)])
         audio = b"".join([chunk async for chunk in tts().synthesize(text)])
         assert audio
         baseline.append((time.monotonic() - started) * 1000)

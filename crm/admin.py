@@ -1,7 +1,8 @@
 """The service advisors' screens: find a customer however the number is typed, browse the day."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.db import transaction
@@ -49,9 +50,11 @@ class AppointmentInline(admin.TabularInline):
         customer_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
         kwargs["queryset"] = Vehicle.objects.filter(customer_id=customer_id) if customer_id else Vehicle.objects.none()
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is None:
+            return None
         choices = getattr(request, "_customer_vehicle_choices", None)
         if choices is None:
-            choices = list(field.choices)
+            choices = list(cast(Iterable[Any], field.choices))
             request._customer_vehicle_choices = choices  # type: ignore[attr-defined]
         field.choices = choices
         return field

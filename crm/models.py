@@ -178,7 +178,8 @@ class Appointment(models.Model):
         return self.scheduled_at + self.duration
 
     def clean(self) -> None:
-        if self.vehicle_id and self.customer_id and self.vehicle.customer_id != self.customer_id:
+        vehicle = self.vehicle if self.vehicle_id else None
+        if vehicle is not None and self.customer_id and vehicle.customer_id != self.customer_id:
             raise ValidationError({"vehicle": "This vehicle belongs to another customer."})
         if self.service_type and self.duration is None and self.service_type in SERVICE_MENU:
             self.duration = SERVICE_MENU[self.service_type].duration

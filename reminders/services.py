@@ -165,7 +165,7 @@ def send_reminders(*, day: date | None = None, dry_run: bool = False, limit: int
 
 NOT_CONNECTED = {"no-answer": ReminderOutcome.NO_ANSWER, "busy": ReminderOutcome.BUSY,
                  "failed": ReminderOutcome.FAILED, "canceled": ReminderOutcome.FAILED}
-CONVERSATION_OUTCOMES = {CallOutcome.CONFIRMED: ReminderOutcome.CONFIRMED,
+CONVERSATION_OUTCOMES: dict[str, str] = {CallOutcome.CONFIRMED: ReminderOutcome.CONFIRMED,
                          CallOutcome.RESCHEDULED: ReminderOutcome.RESCHEDULED,
                          CallOutcome.CANCELLED: ReminderOutcome.CANCELLED}
 MACHINE = frozenset({"machine_end_beep", "machine_end_silence", "machine_end_other"})

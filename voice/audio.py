@@ -13,7 +13,7 @@ class Resampler:
     def __init__(self, rate_in: int, rate_out: int) -> None:
         self.rate_in = rate_in
         self.rate_out = rate_out
-        self._state = None
+        self._state: tuple[int, tuple[tuple[int, int], ...]] | None = None  # audioop.ratecv's carry-over
 
     def convert(self, pcm: bytes) -> bytes:
         if self.rate_in == self.rate_out or not pcm:

@@ -10,7 +10,7 @@ ROLES = (("STT_PROVIDER", "voice.W001"), ("LLM_PROVIDER", "voice.W002"), ("TTS_P
 
 
 def check_providers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    found = []
+    found: list[checks.CheckMessage] = []
     for setting, check_id in ROLES:
         provider = str(getattr(settings, setting, "")).lower()
         key = KEYS.get(provider)

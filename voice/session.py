@@ -10,7 +10,7 @@ import audioop
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,7 +95,7 @@ class _TurnTimes:
     tts_first_byte: float | None = None
     first_audio: float | None = None
 
-    def as_record(self) -> dict[str, float]:
+    def as_record(self) -> dict[str, float | None]:
         def ms(a: float | None, b: float | None) -> float | None:
             return None if a is None or b is None else round((b - a) * 1000, 1)
 
@@ -116,7 +116,7 @@ class CallSession:
 
     def __init__(self, *, info: CallInfo, send: Sender, stt: STTProvider, chat: ChatModel, tts: TTSProvider,
                  tools: ToolRegistry, store: SessionStore, phrases: PhraseCache,
-                 on_hangup: Callable[[], Awaitable[None]] | None = None,
+                 on_hangup: Callable[[], Coroutine[Any, Any, None]] | None = None,
                  clock: Callable[[], float] = time.monotonic, config: SessionConfig | None = None) -> None:
         self.info = info
         self._send = send

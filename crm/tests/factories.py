@@ -31,7 +31,7 @@ def make_vin(rng: random.Random, wmi: str = "1HG") -> str:
     return vin[:8] + vin_check_digit(vin) + vin[9:]
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
     class Meta:
         model = Customer
 
@@ -43,7 +43,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     zip_code = factory.Faker("zipcode")
 
 
-class VehicleFactory(factory.django.DjangoModelFactory):
+class VehicleFactory(factory.django.DjangoModelFactory[Vehicle]):
     class Meta:
         model = Vehicle
 
@@ -57,7 +57,7 @@ class VehicleFactory(factory.django.DjangoModelFactory):
     license_plate = factory.Sequence(lambda n: f"BRT{n:04d}")
 
 
-class AppointmentFactory(factory.django.DjangoModelFactory):
+class AppointmentFactory(factory.django.DjangoModelFactory[Appointment]):
     class Meta:
         model = Appointment
 
@@ -70,7 +70,7 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     status = AppointmentStatus.SCHEDULED
 
 
-class CallLogFactory(factory.django.DjangoModelFactory):
+class CallLogFactory(factory.django.DjangoModelFactory[CallLog]):
     class Meta:
         model = CallLog
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.db.models import Model
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -25,34 +26,35 @@ def staff_client() -> Client:
     return client
 
 
-def _changelist(model: type) -> str:
+def _changelist(model: type[Model]) -> str:
     return reverse(f"admin:crm_{model._meta.model_name}_changelist")
 
 
 @pytest.mark.parametrize("model", [Customer, Vehicle, Appointment, CallLog])
 def test_every_changelist_opens_for_staff(staff_client: Client, model: type) -> None:
-    AppointmentFactory()
-    CallLogFactory()
+    AppointmentFactory.create()
+    CallLogFactory.create()
     response = staff_client.get(_changelist(model))
     assert response.status_code == 200
 
 
 def test_every_change_page_opens_for_staff(staff_client: Client) -> None:
-    appointment = AppointmentFactory()
-    call = CallLogFactory(customer=appointment.customer)
+    appointment = AppointmentFactory.create()
+    call = CallLogFactory.create(customer=appointment.customer)
     for model, obj in [(Customer, appointment.customer), (Vehicle, appointment.vehicle),
                        (Appointment, appointment), (CallLog, call)]:
+        assert obj is not None
         url = reverse(f"admin:crm_{model._meta.model_name}_change", args=[obj.pk])
         assert staff_client.get(url).status_code == 200, model
 
 
 @pytest.mark.parametrize("model", [Customer, Vehicle, Appointment])
-def test_add_pages_open_for_staff(staff_client: Client, model: type) -> None:
+def test_add_pages_open_for_staff(staff_client: Client, model: type[Model]) -> None:
     assert staff_client.get(reverse(f"admin:crm_{model._meta.model_name}_add")).status_code == 200
 
 
 def test_call_logs_cannot_be_added_or_edited(staff_client: Client) -> None:
-    call = CallLogFactory()
+    call = CallLogFactory.create()
     assert staff_client.get(reverse("admin:crm_calllog_add")).status_code == 403
     response = staff_client.post(reverse("admin:crm_calllog_change", args=[call.pk]), {"outcome": "booked"})
     assert response.status_code == 403
@@ -68,41 +70,41 @@ def test_anonymous_visitors_are_sent_to_login() -> None:
 
 @pytest.mark.parametrize("typed", ["(555) 010-2000", "555-010-2000", "+1 555 010 2000", "5550102000"])
 def test_customer_search_finds_phone_typed_any_way(staff_client: Client, typed: str) -> None:
-    wanted = CustomerFactory(phone="+15550102000", name="Marge Bouvier")
-    CustomerFactory(phone="+15550102001", name="Someone Else")
+    wanted = CustomerFactory.create(phone="+15550102000", name="Marge Bouvier")
+    CustomerFactory.create(phone="+15550102001", name="Someone Else")
     response = staff_client.get(_changelist(Customer), {"q": typed})
     assert list(response.context["cl"].result_list) == [wanted]
 
 
 @pytest.mark.parametrize("field", ["name", "email", "vin", "plate"])
 def test_customer_search_finds_by_name_email_vin_and_plate(staff_client: Client, field: str) -> None:
-    vehicle = VehicleFactory(customer=CustomerFactory(name="Homer Simpson", email="homer@example.com"),
+    vehicle = VehicleFactory.create(customer=CustomerFactory.create(name="Homer Simpson", email="homer@example.com"),
                              license_plate="EVRGRN")
-    VehicleFactory()  # noise
+    VehicleFactory.create()  # noise
     term = {"name": "Simpson", "email": "homer@example.com", "vin": vehicle.vin.lower(), "plate": "evrgrn"}[field]
     response = staff_client.get(_changelist(Customer), {"q": term})
     assert list(response.context["cl"].result_list) == [vehicle.customer]
 
 
 def test_appointment_search_finds_customer_by_phone(staff_client: Client) -> None:
-    appointment = AppointmentFactory(customer=CustomerFactory(phone="+15550104444"))
-    AppointmentFactory()
+    appointment = AppointmentFactory.create(customer=CustomerFactory.create(phone="+15550104444"))
+    AppointmentFactory.create()
     response = staff_client.get(_changelist(Appointment), {"q": "(555) 010-4444"})
     assert list(response.context["cl"].result_list) == [appointment]
 
 
 def test_customer_page_shows_vehicles_appointments_and_calls(staff_client: Client) -> None:
-    appointment = AppointmentFactory(notes="Squeaky brakes")
-    CallLogFactory(customer=appointment.customer)
+    appointment = AppointmentFactory.create(notes="Squeaky brakes")
+    CallLogFactory.create(customer=appointment.customer)
     response = staff_client.get(reverse("admin:crm_customer_change", args=[appointment.customer.pk]))
     html = response.content.decode()
-    assert appointment.vehicle.vin in html
+    assert appointment.vehicle is not None and appointment.vehicle.vin in html
     assert "Oil change" in html
     assert "Calls" in html or "Call logs" in html
 
 
 def test_transcript_reads_as_a_conversation(staff_client: Client) -> None:
-    call = CallLogFactory(
+    call = CallLogFactory.create(
         transcript=[
             {"speaker": "agent", "text": "Bart's Automotive, how can I help?", "at": "2026-11-23T10:00:00Z"},
             {"speaker": "caller", "text": "My brakes squeal.", "at": "2026-11-23T10:00:03Z"},
@@ -119,9 +121,9 @@ def test_transcript_reads_as_a_conversation(staff_client: Client) -> None:
 
 def test_appointment_day_filter_uses_the_shop_day(staff_client: Client) -> None:
     now = timezone.now()
-    tomorrow = AppointmentFactory(scheduled_at=now + timedelta(days=1))
-    AppointmentFactory(scheduled_at=now + timedelta(days=5))
-    AppointmentFactory(scheduled_at=now - timedelta(days=5))
+    tomorrow = AppointmentFactory.create(scheduled_at=now + timedelta(days=1))
+    AppointmentFactory.create(scheduled_at=now + timedelta(days=5))
+    AppointmentFactory.create(scheduled_at=now - timedelta(days=5))
     response = staff_client.get(_changelist(Appointment), {"day": "tomorrow"})
     assert list(response.context["cl"].result_list) == [tomorrow]
     response = staff_client.get(_changelist(Appointment), {"day": "next7"})
@@ -129,16 +131,16 @@ def test_appointment_day_filter_uses_the_shop_day(staff_client: Client) -> None:
 
 
 def test_appointment_filters_by_status_and_service(staff_client: Client) -> None:
-    wanted = AppointmentFactory(status="confirmed", service_type="tire_rotation")
-    AppointmentFactory(status="scheduled", service_type="tire_rotation")
-    AppointmentFactory(status="confirmed", service_type="oil_change")
+    wanted = AppointmentFactory.create(status="confirmed", service_type="tire_rotation")
+    AppointmentFactory.create(status="scheduled", service_type="tire_rotation")
+    AppointmentFactory.create(status="confirmed", service_type="oil_change")
     response = staff_client.get(_changelist(Appointment), {"status__exact": "confirmed",
                                                            "service_type__exact": "tire_rotation"})
     assert list(response.context["cl"].result_list) == [wanted]
 
 
 def test_staff_can_edit_an_appointment(staff_client: Client) -> None:
-    appointment = AppointmentFactory()
+    appointment = AppointmentFactory.create()
     url = reverse("admin:crm_appointment_change", args=[appointment.pk])
     local = timezone.localtime(appointment.scheduled_at)
     response = staff_client.post(url, {
@@ -158,9 +160,9 @@ def test_staff_can_edit_an_appointment(staff_client: Client) -> None:
 
 def _seed_many(count: int) -> None:
     for _ in range(count):
-        appointment = AppointmentFactory()
-        VehicleFactory(customer=appointment.customer)
-        CallLogFactory(customer=appointment.customer)
+        appointment = AppointmentFactory.create()
+        VehicleFactory.create(customer=appointment.customer)
+        CallLogFactory.create(customer=appointment.customer)
 
 
 @pytest.mark.parametrize("model", [Customer, Vehicle, Appointment, CallLog])
@@ -177,12 +179,12 @@ def test_changelist_query_count_does_not_grow_with_rows(staff_client: Client, mo
 
 
 def test_customer_change_page_query_count_does_not_grow_with_history(staff_client: Client) -> None:
-    customer = CustomerFactory()
+    customer = CustomerFactory.create()
     counts = []
     for rows in (1, 15):
         for _ in range(rows):
-            AppointmentFactory(customer=customer, vehicle=VehicleFactory(customer=customer))
-            CallLogFactory(customer=customer)
+            AppointmentFactory.create(customer=customer, vehicle=VehicleFactory.create(customer=customer))
+            CallLogFactory.create(customer=customer)
         with CaptureQueriesContext(connection) as queries:
             response = staff_client.get(reverse("admin:crm_customer_change", args=[customer.pk]))
         assert response.status_code == 200

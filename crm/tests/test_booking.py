@@ -40,7 +40,7 @@ def frozen():
 
 @pytest.mark.django_db
 def test_booking_creates_a_scheduled_row_priced_from_the_menu(frozen) -> None:
-    customer = CustomerFactory()
+    customer = CustomerFactory.create()
     appointment = appointment_book(customer=customer, service_type="oil_change", start=TUESDAY_10)
     assert appointment.status == AppointmentStatus.SCHEDULED
     assert appointment.duration == timedelta(minutes=30) and str(appointment.total_cost) == "49.99"
@@ -50,25 +50,26 @@ def test_booking_creates_a_scheduled_row_priced_from_the_menu(frozen) -> None:
 @pytest.mark.django_db
 def test_capacity_is_the_number_of_bays(frozen) -> None:
     for _ in range(2):
-        appointment_book(customer=CustomerFactory(), service_type="oil_change", start=TUESDAY_10)
+        appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10)
     with pytest.raises(BookingError, match="fully booked"):
-        appointment_book(customer=CustomerFactory(), service_type="oil_change", start=TUESDAY_10)
+        appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10)
     # a longer service that would overlap the full half hour is refused too
     with pytest.raises(BookingError):
-        appointment_book(customer=CustomerFactory(), service_type="brake_pads", start=TUESDAY_10 - timedelta(hours=1))
+        appointment_book(customer=CustomerFactory.create(), service_type="brake_pads",
+                         start=TUESDAY_10 - timedelta(hours=1))
 
 
 @pytest.mark.django_db
 def test_cancelled_appointments_free_their_bay(frozen) -> None:
-    first = appointment_book(customer=CustomerFactory(), service_type="oil_change", start=TUESDAY_10)
-    appointment_book(customer=CustomerFactory(), service_type="oil_change", start=TUESDAY_10)
+    first = appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10)
+    appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10)
     appointment_cancel(appointment=first)
-    appointment_book(customer=CustomerFactory(), service_type="oil_change", start=TUESDAY_10)
+    appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10)
 
 
 @pytest.mark.django_db
 def test_replayed_request_returns_the_same_appointment(frozen) -> None:
-    customer = CustomerFactory()
+    customer = CustomerFactory.create()
     first = appointment_book(customer=customer, service_type="oil_change", start=TUESDAY_10, idempotency_key="CA1:k")
     again = appointment_book(customer=customer, service_type="oil_change", start=TUESDAY_10, idempotency_key="CA1:k")
     assert again.pk == first.pk
@@ -83,25 +84,26 @@ def test_replayed_request_returns_the_same_appointment(frozen) -> None:
 ])
 def test_impossible_times_are_refused_with_a_reason(frozen, start: datetime, reason: str) -> None:
     with pytest.raises(BookingError, match=f"(?i){reason}"):
-        appointment_book(customer=CustomerFactory(), service_type="brake_pads", start=start)
+        appointment_book(customer=CustomerFactory.create(), service_type="brake_pads", start=start)
     assert not Appointment.objects.exists()
 
 
 @pytest.mark.django_db
 def test_someone_elses_car_cannot_be_booked(frozen) -> None:
     with pytest.raises(BookingError):
-        appointment_book(customer=CustomerFactory(), service_type="oil_change", start=TUESDAY_10,
-                         vehicle=VehicleFactory())
+        appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10,
+                         vehicle=VehicleFactory.create())
 
 
 @pytest.mark.django_db
 def test_reschedule_checks_capacity_without_counting_itself(frozen) -> None:
-    mine = appointment_book(customer=CustomerFactory(), service_type="oil_change", start=TUESDAY_10)
-    appointment_book(customer=CustomerFactory(), service_type="oil_change", start=TUESDAY_10)
+    mine = appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10)
+    appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10)
     moved = appointment_reschedule(appointment=mine, start=TUESDAY_10 + timedelta(minutes=30))
     assert moved.scheduled_at == TUESDAY_10 + timedelta(minutes=30)
-    appointment_book(customer=CustomerFactory(), service_type="oil_change", start=TUESDAY_10)
-    appointment_book(customer=CustomerFactory(), service_type="oil_change", start=TUESDAY_10 + timedelta(minutes=30))
+    appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10)
+    appointment_book(customer=CustomerFactory.create(), service_type="oil_change",
+                     start=TUESDAY_10 + timedelta(minutes=30))
     with pytest.raises(BookingError):
         appointment_reschedule(appointment=moved, start=TUESDAY_10)
 
@@ -115,7 +117,7 @@ def test_calendar_outage_keeps_the_booking_and_a_later_sweep_syncs_it(frozen, se
         settings.GOOGLE_CLIENT_ID, settings.GOOGLE_CLIENT_SECRET = "client", "secret"
         settings.GOOGLE_REFRESH_TOKEN, settings.GOOGLE_CALENDAR_ID = "refresh", "shop@example.com"
         settings.GOOGLE_CALENDAR_API_URL, settings.GOOGLE_TOKEN_URI = google.api_url, google.token_url
-        appointment = appointment_book(customer=CustomerFactory(), service_type="oil_change", start=TUESDAY_10)
+        appointment = appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10)
         google.fail_next(503, times=10)
         assert appointment_sync_calendar(appointment_id=appointment.pk) is False
         appointment.refresh_from_db()
@@ -131,7 +133,7 @@ def test_calendar_outage_keeps_the_booking_and_a_later_sweep_syncs_it(frozen, se
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locking under concurrency needs PostgreSQL")
 def test_many_simultaneous_bookings_for_one_slot_respect_the_bays() -> None:
-    customers = [CustomerFactory() for _ in range(12)]
+    customers = [CustomerFactory.create() for _ in range(12)]
     barrier = threading.Barrier(len(customers))
     outcomes: list[str] = []
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_second_lookup_is_served_from_the_cache() -> None:
-    customer = CustomerFactory(phone="+15550102000", name="Ned Flanders")
+    customer = CustomerFactory.create(phone="+15550102000", name="Ned Flanders")
     with CaptureQueriesContext(connection) as cold:
         first = customer_get_by_phone("+15550102000")
     with CaptureQueriesContext(connection) as warm:
@@ -32,8 +32,8 @@ def test_unknown_numbers_are_cached_too() -> None:
 
 
 def test_editing_a_customer_refreshes_the_cached_entry() -> None:
-    customer = CustomerFactory(phone="+15550102000", name="Ned")
+    customer = CustomerFactory.create(phone="+15550102000", name="Ned")
     customer_get_by_phone("+15550102000")
     customer.name = "Ned Flanders"
     customer.save()
-    assert customer_get_by_phone("+15550102000")["name"] == "Ned Flanders"
+    assert (customer_get_by_phone("+15550102000") or {}).get("name") == "Ned Flanders"

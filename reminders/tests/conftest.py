@@ -2,16 +2,18 @@
 
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.http import HttpResponse
 from django.test import Client
 from twilio.request_validator import RequestValidator
 
 from voice.tests.peers.twilio_rest import FakeTwilioREST
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=NY)  # Monday 09:00 at the shop: the daily run is for Tuesday
@@ -36,10 +38,10 @@ def twilio(settings: Any) -> Iterator[FakeTwilioREST]:
 
 
 @pytest.fixture
-def signed_post() -> Callable[[str, dict[str, str]], HttpResponse]:
+def signed_post() -> Callable[[str, dict[str, str]], "TestResponse"]:
     """POST to one of our webhooks the way Twilio does: form-encoded and signed for the public URL."""
 
-    def post(path: str, params: dict[str, str]) -> HttpResponse:
+    def post(path: str, params: dict[str, str]) -> "TestResponse":
         signature = RequestValidator(TOKEN).compute_signature(BASE + path, params)
         return Client().post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
 

@@ -10,7 +10,7 @@ from reminders.models import ReminderAttempt, ReminderOutcome
 from scheduling.shop import shop_timezone
 
 
-class ReminderAttemptFactory(factory.django.DjangoModelFactory):
+class ReminderAttemptFactory(factory.django.DjangoModelFactory[ReminderAttempt]):
     class Meta:
         model = ReminderAttempt
 
@@ -24,6 +24,6 @@ class ReminderAttemptFactory(factory.django.DjangoModelFactory):
 def appointment_at(day: date, hour: int, minute: int = 0, *, phone: str, name: str = "Pat Doe",
                    **fields: object) -> Appointment:
     """An appointment at a shop-local wall-clock time, for the customer with `phone` (made if new)."""
-    customer = Customer.objects.filter(phone=phone).first() or CustomerFactory(phone=phone, name=name)
+    customer = Customer.objects.filter(phone=phone).first() or CustomerFactory.create(phone=phone, name=name)
     when = datetime(day.year, day.month, day.day, hour, minute, tzinfo=shop_timezone())
-    return AppointmentFactory(scheduled_at=when, customer=customer, **fields)
+    return AppointmentFactory.create(scheduled_at=when, customer=customer, **fields)

@@ -48,15 +48,16 @@ def test_call_now_skips_cancelled_and_past_appointments(staff, twilio) -> None:
 
 
 def test_the_appointment_page_shows_its_reminder_history(staff) -> None:
-    attempt = ReminderAttemptFactory(appointment=appointment_at(TUESDAY, 9, phone=ALLOWED),
+    attempt = ReminderAttemptFactory.create(appointment=appointment_at(TUESDAY, 9, phone=ALLOWED),
                                      outcome=ReminderOutcome.VOICEMAIL)
     page = staff.get(reverse("admin:crm_appointment_change", args=[attempt.appointment_id]))
     assert page.status_code == 200 and "Left voicemail" in page.content.decode()
 
 
 def test_reminder_attempts_are_listed_filtered_and_never_edited(staff) -> None:
-    ReminderAttemptFactory(appointment=appointment_at(TUESDAY, 9, phone=ALLOWED), outcome=ReminderOutcome.NO_ANSWER)
-    busy = ReminderAttemptFactory(appointment=appointment_at(TUESDAY, 10, phone=ALSO_ALLOWED),
+    ReminderAttemptFactory.create(appointment=appointment_at(TUESDAY, 9, phone=ALLOWED),
+                                  outcome=ReminderOutcome.NO_ANSWER)
+    busy = ReminderAttemptFactory.create(appointment=appointment_at(TUESDAY, 10, phone=ALSO_ALLOWED),
                                   outcome=ReminderOutcome.BUSY)
     listing = staff.get(reverse("admin:reminders_reminderattempt_changelist"), {"outcome__exact": "busy"})
     assert list(listing.context["cl"].result_list) == [busy]

@@ -3,7 +3,7 @@
 from reminders.checks import check_reminder_settings
 
 
-def _ids(settings) -> list[str]:
+def _ids(settings) -> list[str | None]:
     return [message.id for message in check_reminder_settings()]
 
 

@@ -38,8 +38,8 @@ def test_only_scheduled_and_confirmed_appointments_are_due(twilio) -> None:
 def test_an_appointment_already_claimed_for_the_day_is_not_due_again(twilio) -> None:
     claimed = appointment_at(TUESDAY, 9, phone=ALLOWED)
     other = appointment_at(TUESDAY, 10, phone="+15550102001")
-    ReminderAttemptFactory(appointment=claimed, reminder_date=TUESDAY)
-    ReminderAttemptFactory(appointment=other, reminder_date=TUESDAY - timedelta(days=1))  # another day's claim
+    ReminderAttemptFactory.create(appointment=claimed, reminder_date=TUESDAY)
+    ReminderAttemptFactory.create(appointment=other, reminder_date=TUESDAY - timedelta(days=1))  # another day's claim
     assert list(reminders_due(TUESDAY)) == [other]
 
 

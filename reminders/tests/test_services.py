@@ -3,19 +3,27 @@
 import logging
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import close_old_connections, connection
 
 from crm.tests.factories import CallLogFactory
 from reminders.models import ReminderAttempt, ReminderOutcome
-from reminders.services import reminder_claim, reminder_dial, send_reminders, twilio_client, voicemail_twiml
+from reminders.services import (
+    ReminderRun,
+    reminder_claim,
+    reminder_dial,
+    send_reminders,
+    twilio_client,
+    voicemail_twiml,
+)
 from reminders.tests.conftest import ACCOUNT, ALLOWED, ALSO_ALLOWED, BASE, SHOP_NUMBER, STRANGER, TUESDAY
 from reminders.tests.factories import appointment_at
 from voice.tests.peers.twilio_rest import AUTHENTICATE, INVALID_TO, FakeTwilioREST
 
 
-def run(**kwargs: object):
+def run(**kwargs: Any) -> ReminderRun:
     return send_reminders(sleep=lambda seconds: None, **kwargs)
 
 
@@ -213,15 +221,19 @@ def test_without_twilio_settings_the_call_fails_and_says_why(twilio, settings) -
 def test_the_client_factory_reads_the_api_base_url_when_called(settings) -> None:
     settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = ACCOUNT, "token"
     settings.TWILIO_API_BASE_URL = "http://127.0.0.1:9/"
-    assert twilio_client().api.base_url == "http://127.0.0.1:9"
+    local = twilio_client()
+    assert local is not None and local.api.base_url == "http://127.0.0.1:9"
     settings.TWILIO_API_BASE_URL = ""
-    assert twilio_client().api.base_url == "https://api.twilio.com"
+    default = twilio_client()
+    assert default is not None and default.api.base_url == "https://api.twilio.com"
 
 
 @pytest.mark.django_db
 def test_a_quick_callback_is_not_overwritten_when_the_create_answer_arrives(twilio) -> None:
     appointment = appointment_at(TUESDAY, 9, phone=ALLOWED)
-    attempt = reminder_claim(appointment=appointment, day=TUESDAY)
+    claimed = reminder_claim(appointment=appointment, day=TUESDAY)
+    assert claimed is not None
+    claimed_pk = claimed.pk
 
     class EarlyCallback:
         """A client whose create returns after Twilio already reported the call busy."""
@@ -230,10 +242,10 @@ def test_a_quick_callback_is_not_overwritten_when_the_create_answer_arrives(twil
             self.calls = self
 
         def create(self, **kwargs: object) -> object:
-            ReminderAttempt.objects.filter(pk=attempt.pk).update(outcome=ReminderOutcome.BUSY)
+            ReminderAttempt.objects.filter(pk=claimed_pk).update(outcome=ReminderOutcome.BUSY)
             return type("Call", (), {"sid": "CA" + "f" * 32})()
 
-    attempt = reminder_dial(attempt=attempt, client=EarlyCallback())
+    attempt = reminder_dial(attempt=claimed, client=EarlyCallback())
     assert attempt.outcome == ReminderOutcome.BUSY and attempt.call_sid == "CA" + "f" * 32
 
 
@@ -242,7 +254,7 @@ def test_a_call_log_outcome_saved_after_the_call_ended_still_reaches_the_reminde
     appointment_at(TUESDAY, 9, phone=ALLOWED)
     run()
     attempt = ReminderAttempt.objects.get()
-    log = CallLogFactory(call_sid=attempt.call_sid, direction="outbound", outcome="in_progress")
+    log = CallLogFactory.create(call_sid=attempt.call_sid, direction="outbound", outcome="in_progress")
     log.outcome = "rescheduled"
     log.save()
     attempt.refresh_from_db()

@@ -318,8 +318,8 @@ def _pick_vehicle(cars: list[dict[str, Any]], said: str) -> dict[str, Any] | Non
 
 def _confirm_text(turn: "_Turn", car: dict[str, Any] | None, service: str | None = None,
                   start: datetime | None = None) -> str:
-    booking = turn.booking or {}
-    if start is None and booking:
+    booking = turn.booking or {}  # callers hold an offered booking when they pass no start
+    if start is None:
         start = datetime.fromisoformat(booking["start"]).replace(tzinfo=shop_timezone())
     label = (service or _label(booking.get("service"))).lower()
     for_car = f" for your {car['description']}" if car else ""
@@ -383,7 +383,8 @@ class _Turn:
             named = [_pick_vehicle(self.vehicles, w) for w in reversed(task_words)]
             self.chosen_vehicle = next((c for c in named if c), None) or (
                 self.vehicles[0] if len(self.vehicles) == 1 else None)
-        self.booking = self.move = None
+        self.booking: dict[str, Any] | None = None  # service and start of the slot the caller is taking
+        self.move: dict[str, Any] | None = None  # appointment_id and new_start when it is a reschedule
         if offered and offered.get("days") and self.time is not None:
             start = f"{offered['days'][0]['date']}T{self.time.strftime('%H:%M')}"
             self.booking = {"service": _code(offered["service"]), "start": start}

@@ -56,7 +56,7 @@ async def test_tool_result_goes_back_to_the_model_and_its_answer_is_spoken() -> 
         [ToolCallRequested("call_1", "whoami", '{"delay": 0.1}')],
         [TextDelta("Your number ends "), TextDelta("in 2000.")],
     ])
-    history = [{"role": "user", "content": "What number am I calling from?"}]
+    history: list[dict[str, Any]] = [{"role": "user", "content": "What number am I calling from?"}]
     fillers: list[str] = []
 
     async def on_tool(text: str) -> None:
@@ -97,7 +97,8 @@ async def test_invalid_arguments_unknown_tools_and_crashes_become_short_errors()
 
 
 async def test_tool_steps_are_bounded_and_the_last_request_offers_no_tools() -> None:
-    chat = ScriptedChat([[ToolCallRequested(f"c{i}", "whoami", "{}")] for i in range(3)] + [[TextDelta("Done.")]])
+    script: list[list[TextDelta | ToolCallRequested]] = [[ToolCallRequested(f"c{i}", "whoami", "{}")] for i in range(3)]
+    chat = ScriptedChat([*script, [TextDelta("Done.")]])
     assert await _collect(chat, [], max_steps=3) == "Done."
     assert [bool(tools) for _, tools in chat.requests] == [True, True, True, False]
 

@@ -98,7 +98,7 @@ async def test_with_two_cars_the_caller_is_asked_which_one() -> None:
     assert "for your 2015 Ford Focus" in await talk.say("the Ford")
     assert "all set" in await talk.say("yes")
     appointment = await Appointment.objects.select_related("vehicle").aget()
-    assert appointment.vehicle.model == "Focus"
+    assert appointment.vehicle is not None and appointment.vehicle.model == "Focus"
 
 
 async def test_cancel_flow_lists_confirms_and_cancels() -> None:

@@ -50,7 +50,7 @@ async def test_an_offline_caller_books_an_oil_change_by_voice(settings) -> None:
     day = today + timedelta(days=2 if (today + timedelta(days=2)).weekday() != 6 else 3)  # not a Sunday
     weekday = day.strftime("%A")
     request, yes = await speech(f"oil change on {weekday} at ten please"), await speech("yes")
-    await sync_to_async(VehicleFactory)(customer__phone="+15550102000", customer__name="Homer Simpson")
+    await sync_to_async(VehicleFactory.create)(customer__phone="+15550102000", customer__name="Homer Simpson")
     call = FakeTwilioCall(application, call_sid="CA" + "7" * 32, auth_token=TOKEN, speed=4.0, parameters={
         "caller": "+15550102000", "direction": "inbound", "token": stream_token("CA" + "7" * 32)})
     assert await call.connect()

@@ -177,7 +177,8 @@ async def test_speech_failure_mid_call_plays_the_cached_apology_and_transfers() 
         call.say("I need brakes")
         await asyncio.wait_for(call.hung_up.wait(), 5)
         assert call.session.transfer_requested
-        assert len(call.twilio.audio) - audio_before >= len(phrases.cached(tts, APOLOGY))
+        apology = phrases.cached(tts, APOLOGY)
+        assert apology is not None and len(call.twilio.audio) - audio_before >= len(apology)
 
 
 async def test_speech_failure_without_any_audio_hands_over_at_once() -> None:
@@ -235,7 +236,7 @@ async def test_reminder_call_states_the_appointment_and_keypad_1_confirms_it() -
 
     from crm.tests.factories import AppointmentFactory
 
-    appointment = await sync_to_async(AppointmentFactory)(customer__name="Marge Simpson")
+    appointment = await sync_to_async(AppointmentFactory.create)(customer__name="Marge Simpson")
     reminder = {**REMINDER, "appointment_id": appointment.pk}
     call = Call(customer={"id": appointment.customer_id, "name": "Marge Simpson"})
     call.session.info = CallInfo(call_sid="CA-rem", stream_sid="MZ1", caller="+15550102000", direction="outbound",

@@ -17,7 +17,7 @@ NY = ZoneInfo("America/New_York")
 @pytest.mark.django_db(transaction=True)
 def test_a_typed_conversation_books_with_the_offline_brain(settings) -> None:
     settings.LLM_PROVIDER, settings.CALENDAR_BACKEND, settings.SHOP_TIMEZONE = "offline", "builtin", "America/New_York"
-    VehicleFactory(customer__phone="+15550102000", customer__name="Marge Simpson")
+    VehicleFactory.create(customer__phone="+15550102000", customer__name="Marge Simpson")
     out = StringIO()
     lines = StringIO("I need an oil change\nTuesday\n10 am\nyes\nthat's all, bye\n")
     with time_machine.travel(datetime(2026, 11, 23, 8, 0, tzinfo=NY), tick=False):

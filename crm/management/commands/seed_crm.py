@@ -480,13 +480,12 @@ class _Generator:
         upcoming = min(round(total * UPCOMING_SHARE), total - completed)
         rest = total - completed - upcoming
         cancelled = round(rest * CANCELLED_OF_REST)
-        upcoming_statuses = [AppointmentStatus.SCHEDULED] * upcoming  # confirmed is decided by date
-        statuses = (
-            [AppointmentStatus.COMPLETED] * completed
-            + upcoming_statuses
-            + [AppointmentStatus.CANCELLED] * cancelled
-            + [AppointmentStatus.NO_SHOW] * (rest - cancelled)
-        )
+        statuses: list[str] = [
+            *[AppointmentStatus.COMPLETED] * completed,
+            *[AppointmentStatus.SCHEDULED] * upcoming,  # confirmed is decided by date
+            *[AppointmentStatus.CANCELLED] * cancelled,
+            *[AppointmentStatus.NO_SHOW] * (rest - cancelled),
+        ]
         self.rng.shuffle(statuses)
         return statuses
 
@@ -648,16 +647,21 @@ class Command(BaseCommand):
         phones = gen.phones(customers, set(Customer.objects.values_list("phone", flat=True)))
         # bulk_create sends no post_save, so drop any cached lookups of these numbers ourselves.
         keys = [customer_cache_key(phone) for phone in phones]
-        transaction.on_commit(lambda: [caches[alias].delete_many(keys) for alias in ("default", "local")])
+
+        def forget_cached() -> None:
+            for alias in ("default", "local"):
+                caches[alias].delete_many(keys)
+
+        transaction.on_commit(forget_cached)
         saved_customers: list[Customer] = []
-        for chunk in _chunks(phones, batch_size):
-            saved_customers += self._insert(Customer, gen.customers(chunk), "phone", bar)
+        for phone_chunk in _chunks(phones, batch_size):
+            saved_customers += self._insert(Customer, gen.customers(phone_chunk), "phone", bar)
 
         vins_taken = set(Vehicle.objects.values_list("vin", flat=True))
         owners = [c for c, n in zip(saved_customers, vehicle_counts, strict=True) for _ in range(n)]
         fleet: dict[int, list[Vehicle]] = {}
-        for chunk in _chunks(owners, batch_size):
-            for vehicle in self._insert(Vehicle, gen.vehicles(chunk, vins_taken), "vin", bar):
+        for owner_chunk in _chunks(owners, batch_size):
+            for vehicle in self._insert(Vehicle, gen.vehicles(owner_chunk, vins_taken), "vin", bar):
                 fleet.setdefault(vehicle.customer_id, []).append(vehicle)
 
         rows, moved = gen.appointments(appointments, saved_customers, fleet)

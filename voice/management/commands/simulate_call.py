@@ -62,6 +62,7 @@ class SimulatedCall:
         self.clears = 0
         self._waiting_first_audio_since: float | None = None
         self._pending: list[asyncio.TimerHandle] = []
+        self._echoes: set[asyncio.Task[None]] = set()
         self._seq = 0
         self._chunk = 0
 
@@ -163,14 +164,19 @@ class SimulatedCall:
             elif event == "mark":
                 name = message["mark"]["name"]
                 delay = max(self.play_until - now, 0)
-                self._pending.append(loop.call_later(delay, lambda n=name: loop.create_task(
-                    self._send({"event": "mark", "mark": {"name": n}}))))
+                self._pending.append(loop.call_later(delay, self._echo_mark, name))
             elif event == "clear":
                 self.clears += 1
                 for handle in self._pending:
                     handle.cancel()
                 self._pending.clear()
                 self.play_until = now
+
+    def _echo_mark(self, name: str) -> None:
+        """The phone has played the audio up to this mark: say so, as Twilio does."""
+        task = asyncio.get_running_loop().create_task(self._send({"event": "mark", "mark": {"name": name}}))
+        self._echoes.add(task)
+        task.add_done_callback(self._echoes.discard)
 
     async def _send(self, message: dict[str, Any], numbered: bool = True) -> None:
         if numbered:
