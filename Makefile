@@ -53,6 +53,7 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var
