@@ -87,7 +87,7 @@ def parse_day(text: str, today: date) -> date | None:
             return today + timedelta(days=ahead)
     if found := re.search(r"\bthe (\d{1,2})(?:st|nd|rd|th)\b", low):
         day = int(found[1])
-        candidate = today.replace(day=day) if day <= 28 or _valid(today.year, today.month, day) else None
+        candidate = today.replace(day=day) if _valid(today.year, today.month, day) else None
         if candidate and candidate >= today:
             return candidate
         month = today.month % 12 + 1
@@ -111,7 +111,7 @@ def parse_time(text: str) -> time | None:
     found = re.search(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a m|p m|in the morning|in the afternoon|o'clock)?\b", low)
     hour = minute = None
     suffix = ""
-    if found and (found[2] or found[3]) and int(found[1]) <= 23:
+    if found and (found[2] or found[3]) and int(found[1]) <= 23 and int(found[2] or 0) <= 59:
         hour, minute, suffix = int(found[1]), int(found[2] or 0), found[3] or ""
     else:
         for word, value in NUMBERS.items():

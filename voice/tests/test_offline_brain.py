@@ -59,6 +59,8 @@ def test_a_day_the_calendar_never_has_is_no_day() -> None:
     assert parse_day("February 30th", today) is None
     assert parse_day("November 31", today) is None
     assert parse_day("2026-02-30", today) is None
+    assert parse_day("the 0th", today) is None
+    assert parse_time("at 10:75") is None  # no such minute: the time is asked for again
     assert parse_day("February 29th", today) == date(2028, 2, 29)  # the next leap day
 
 
