@@ -1,5 +1,6 @@
 """The offline brain runs the front-desk flows with the real tools and database, deterministically."""
 
+import random
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -161,3 +162,20 @@ async def test_on_a_reminder_call_yes_confirms_the_appointment() -> None:
     assert reply == "Thank you, you're confirmed for Tuesday, November 24 at 10 AM. See you then!"
     await appointment.arefresh_from_db()
     assert appointment.status == AppointmentStatus.CONFIRMED and context.outcome == "confirmed"
+
+
+CALLER_LINES = ["hi", "I need an oil change", "brakes", "tuesday", "the 31st", "february 30th", "at 10", "10:75", "yes",
+                "no", "cancel my appointment", "reschedule", "move it to friday at 2", "the ford", "your hours",
+                "how much is an oil change", "someone please", "tomorrow at noon", "next monday at 9 am", "uh", "",
+                "the 0th at 25:00", "2026-13-40", "book it", "yes please", "actually thursday", "at two"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+async def test_a_caller_saying_anything_in_any_order_always_gets_an_answer(seed: int, caplog) -> None:
+    rng = random.Random(seed)
+    await sync_to_async(VehicleFactory.create)(customer__phone="+15550102000")
+    talk = Conversation()
+    for _ in range(8):
+        line = rng.choice(CALLER_LINES)
+        assert (await talk.say(line)).strip(), line
+    assert "failed" not in caplog.text

@@ -1,6 +1,7 @@
 """The shop's tools: scoped to the caller's own number, validated, idempotent, confirmed first."""
 
 import json
+import random
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -187,3 +188,39 @@ async def test_arguments_of_the_wrong_type_get_a_short_explanation(caplog) -> No
     assert await Appointment.objects.acount() == 0
     assert (await Customer.objects.aget(phone=CALLER)).name == "Marge Simpson"
     assert "failed" not in caplog.text  # nothing reached the catch-all
+
+
+
+ODD_VALUES = [None, True, 0, -1, 1.5, 10**30, "", "x", "2026-11-24", "2026-11-24T10:00", "2026-02-30T10:00",
+              "2026-11-24T25:00", "1HGCM82633A004352", [], {}, [1], {"a": 1}, "oil_change", "99999999999999999999"]
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_whatever_the_model_sends_no_tool_falls_into_the_catch_all(seed: int, caplog) -> None:
+    """Each tool, called with valid arguments of which one or two are swapped for odd values, answers or
+    explains; none ends in "that did not work on our side"."""
+    from asgiref.sync import sync_to_async
+
+    rng = random.Random(seed)
+    vehicle = await sync_to_async(VehicleFactory.create)(customer__phone=CALLER)
+    appointment = await sync_to_async(AppointmentFactory.create)(customer=vehicle.customer, vehicle=vehicle)
+    valid: dict[str, dict[str, Any]] = {
+        "update_customer": {"name": "Marge", "email": "marge@example.com"},
+        "add_vehicle": {"vin": "1HGCM82633A004352", "model": "Accord", "license_plate": "EVRGRN", "mileage": 9},
+        "check_availability": {"service": "oil_change", "date": "2026-11-24", "end_date": "2026-11-25"},
+        "book_appointment": {"service": "oil_change", "start": "2026-11-24T10:00", "vehicle_id": vehicle.pk,
+                             "notes": "", "caller_confirmed": True},
+        "reschedule_appointment": {"appointment_id": appointment.pk, "new_start": "2026-11-25T10:00",
+                                   "caller_confirmed": True},
+        "cancel_appointment": {"appointment_id": appointment.pk, "caller_confirmed": True},
+    }
+    for schema in registry.schemas():
+        name = schema["function"]["name"]
+        fields = list(schema["function"]["parameters"].get("properties", {}))
+        for _ in range(6):
+            args = dict(valid.get(name, {}))
+            for field in rng.sample(fields, min(len(fields), rng.choice((1, 2)))):
+                args[field] = rng.choice(ODD_VALUES)
+            result = json.loads(await registry.run(name, json.dumps(args), ctx(call_sid=f"CA{seed}-{name}")))
+            assert "on our side" not in result.get("error", ""), (name, args)
+    assert "failed" not in caplog.text
