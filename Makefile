@@ -20,6 +20,7 @@ install: $(VENV)/.installed
 ## Set everything up on the embedded defaults and run the product (ASGI server + task cluster).
 run: install
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_crm --if-empty
 	$(BIN)/python manage.py create_demo_staff
 	$(BIN)/python manage.py setup_schedules
