@@ -1,0 +1,38 @@
+"""The web process loads what a call needs before the first call, then freezes it out of the collector."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = """
+import gc, json, sys
+import autoshop.asgi
+from voice.providers import offline_speech
+print(json.dumps({"modules": sorted(m for m in ("openai", "deepgram", "piper") if m in sys.modules),
+                  "offline_voice_loaded": offline_speech._voice is not None,
+                  "frozen": gc.get_freeze_count()}))
+"""
+
+
+def _start(**providers: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_PROVIDER") and not k.startswith("DJANGO_")}
+    result = subprocess.run(  # noqa: S603 - our own ASGI module in a fresh interpreter
+        [sys.executable, "-W", "ignore", "-c", PROBE], cwd=ROOT, env={**env, **providers}, capture_output=True,
+        text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_vendor_sdks_are_imported_at_start_not_inside_the_first_call() -> None:
+    started = _start(STT_PROVIDER="deepgram", LLM_PROVIDER="openai", TTS_PROVIDER="deepgram")
+    assert started["modules"] == ["deepgram", "openai"]
+    assert not started["offline_voice_loaded"]  # nothing loaded that is not configured
+    assert started["frozen"] > 10_000  # Django and the SDKs are out of the collector's full passes
+
+
+def test_the_offline_voice_is_loaded_at_start_when_it_speaks() -> None:
+    started = _start(STT_PROVIDER="offline", LLM_PROVIDER="offline", TTS_PROVIDER="offline")
+    assert started["offline_voice_loaded"] and "openai" not in started["modules"]
