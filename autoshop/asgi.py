@@ -1,9 +1,6 @@
-"""ASGI entry point: Django for HTTP, Channels' router for the Twilio media WebSocket.
+"""ASGI entry point: Django for HTTP, Channels' router for the Twilio media WebSocket. Everything a
+call needs is loaded before the first call comes in (autoshop.startup)."""
 
-Everything a call needs is loaded here, before the first call, and then frozen out of the garbage
-collector's full passes (see the end of the file)."""
-
-import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -13,7 +10,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from voice.providers.factory import preload_configured  # noqa: E402
+from autoshop.startup import prepare_web_process  # noqa: E402
 from voice.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -23,8 +20,4 @@ application = ProtocolTypeRouter(
     }
 )
 
-preload_configured()
-# What exists now (Django, the SDKs, the offline voice: some 100k objects) lives as long as the
-# process. Frozen, it is never walked by a full garbage collection, which otherwise stops the event
-# loop, and so every call's audio and barge-in, for 40-50 ms each time one runs.
-gc.freeze()
+prepare_web_process()

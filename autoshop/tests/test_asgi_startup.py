@@ -11,14 +11,15 @@ PROBE = """
 import gc, json, sys
 import autoshop.asgi
 from voice.providers import offline_speech
-print(json.dumps({"modules": sorted(m for m in ("openai", "deepgram", "piper") if m in sys.modules),
+print(json.dumps({"modules": sorted(m for m in ("openai", "deepgram", "piper", "redis") if m in sys.modules),
                   "offline_voice_loaded": offline_speech._voice is not None,
                   "frozen": gc.get_freeze_count()}))
 """
 
 
 def _start(**providers: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_PROVIDER") and not k.startswith("DJANGO_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith("_PROVIDER") and not k.startswith("DJANGO_") and k != "REDIS_URL"}
     result = subprocess.run(  # noqa: S603 - our own ASGI module in a fresh interpreter
         [sys.executable, "-W", "ignore", "-c", PROBE], cwd=ROOT, env={**env, **providers}, capture_output=True,
         text=True, timeout=120, check=False)
@@ -36,3 +37,11 @@ def test_vendor_sdks_are_imported_at_start_not_inside_the_first_call() -> None:
 def test_the_offline_voice_is_loaded_at_start_when_it_speaks() -> None:
     started = _start(STT_PROVIDER="offline", LLM_PROVIDER="offline", TTS_PROVIDER="offline")
     assert started["offline_voice_loaded"] and "openai" not in started["modules"]
+
+
+def test_the_redis_client_is_built_at_start_without_connecting() -> None:
+    # Port 9 answers nothing: building the client must not touch the network, or a Redis restart
+    # would keep the web process from starting.
+    started = _start(STT_PROVIDER="offline", LLM_PROVIDER="offline", TTS_PROVIDER="offline",
+                     REDIS_URL="redis://127.0.0.1:9/0")
+    assert "redis" in started["modules"]
