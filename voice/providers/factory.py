@@ -1,12 +1,13 @@
 """Builds the configured STT, chat and TTS providers from settings, read at call time.
 
-Each role has a registry mapping a setting value to a builder. To add a provider (e.g. "offline"),
+Each role has a registry mapping a setting value to a `Provider` (module, builder). To add a provider,
 add one entry to the matching registry; nothing else changes.
 """
 
 import importlib
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -75,70 +76,87 @@ def _offline_tts() -> TTSProvider:
     return OfflineTTS()
 
 
-# Setting value -> builder. Builders import their vendor module lazily, so an unused SDK is never loaded.
-STT_PROVIDERS: dict[str, Callable[[], STTProvider]] = {"deepgram": _deepgram_stt, "offline": _offline_stt}
 def _offline_brain() -> ChatModel:
     from voice.providers.offline_brain import OfflineBrain
 
     return OfflineBrain()
 
 
-CHAT_PROVIDERS: dict[str, Callable[[], ChatModel]] = {"openai": _openai_chat, "offline": _offline_brain}
-TTS_PROVIDERS: dict[str, Callable[[], TTSProvider]] = {
-    "deepgram": _deepgram_tts, "elevenlabs": _elevenlabs_tts, "offline": _offline_tts,
+def _load_offline_voice() -> None:
+    from voice.providers.offline_speech import _piper_voice
+
+    _piper_voice()
+
+
+@dataclass(frozen=True, slots=True)
+class Provider(Generic[T]):
+    """A registry entry: the module its builder imports (loaded lazily, so an unused SDK never is),
+    the builder, and any slow first-use work worth doing at process start instead (`preload_configured`)."""
+
+    module: str
+    build: Callable[[], T]
+    warm: Callable[[], None] | None = None
+
+
+# Setting value -> provider, one registry per role.
+STT_PROVIDERS: dict[str, Provider[STTProvider]] = {
+    "deepgram": Provider("voice.providers.deepgram", _deepgram_stt),
+    "offline": Provider("voice.providers.offline_speech", _offline_stt),
 }
+CHAT_PROVIDERS: dict[str, Provider[ChatModel]] = {
+    "openai": Provider("voice.providers.openai_chat", _openai_chat),
+    "offline": Provider("voice.providers.offline_brain", _offline_brain),
+}
+TTS_PROVIDERS: dict[str, Provider[TTSProvider]] = {
+    "deepgram": Provider("voice.providers.deepgram", _deepgram_tts),
+    "elevenlabs": Provider("voice.providers.elevenlabs", _elevenlabs_tts),
+    "offline": Provider("voice.providers.offline_speech", _offline_tts, warm=_load_offline_voice),
+}
+ROLES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("STT_PROVIDER", "speech-to-text", STT_PROVIDERS),
+    ("LLM_PROVIDER", "chat model", CHAT_PROVIDERS),
+    ("TTS_PROVIDER", "text-to-speech", TTS_PROVIDERS),
+)
 
 
 def make_stt() -> STTProvider:
     """The speech-to-text provider named by STT_PROVIDER."""
-    return _build("STT_PROVIDER", "speech-to-text", STT_PROVIDERS)
+    return _configured("STT_PROVIDER", "speech-to-text", STT_PROVIDERS).build()
 
 
 def make_chat() -> ChatModel:
     """The chat model named by LLM_PROVIDER."""
-    return _build("LLM_PROVIDER", "chat model", CHAT_PROVIDERS)
+    return _configured("LLM_PROVIDER", "chat model", CHAT_PROVIDERS).build()
 
 
 def make_tts() -> TTSProvider:
     """The text-to-speech provider named by TTS_PROVIDER."""
-    return _build("TTS_PROVIDER", "text-to-speech", TTS_PROVIDERS)
+    return _configured("TTS_PROVIDER", "text-to-speech", TTS_PROVIDERS).build()
 
 
-def _build(setting: str, role: str, registry: dict[str, Callable[[], T]]) -> T:
+def _configured(setting: str, role: str, registry: dict[str, Provider[T]]) -> Provider[T]:
     value = getattr(settings, setting, "")
-    builder = registry.get(str(value).strip().lower())
-    if builder is None:
+    provider = registry.get(str(value).strip().lower())
+    if provider is None:
         known = ", ".join(sorted(registry))
         raise ImproperlyConfigured(f"{setting}={value!r} is not a known {role} provider; choose one of: {known}.")
-    return builder()
-
-
-# The module each provider's builder imports, by setting and value.
-PROVIDER_MODULES: dict[tuple[str, str], str] = {
-    ("STT_PROVIDER", "deepgram"): "voice.providers.deepgram",
-    ("STT_PROVIDER", "offline"): "voice.providers.offline_speech",
-    ("LLM_PROVIDER", "openai"): "voice.providers.openai_chat",
-    ("LLM_PROVIDER", "offline"): "voice.providers.offline_brain",
-    ("TTS_PROVIDER", "deepgram"): "voice.providers.deepgram",
-    ("TTS_PROVIDER", "elevenlabs"): "voice.providers.elevenlabs",
-    ("TTS_PROVIDER", "offline"): "voice.providers.offline_speech",
-}
+    return provider
 
 
 def preload_configured() -> list[str]:
-    """Import the configured providers' SDKs now, at process start, and load the offline voice if it
-    speaks. Left to the first call, the imports would block the event loop, and so every call in the
-    process, for most of a second (OpenAI's SDK about 0.6 s, Deepgram's 0.2 s, Piper's voice 0.6 s).
-    Returns the modules loaded; an unknown provider is left for `make_*` to report."""
-    loaded = []
-    for setting in ("STT_PROVIDER", "LLM_PROVIDER", "TTS_PROVIDER"):
-        value = str(getattr(settings, setting, "")).strip().lower()
-        module = PROVIDER_MODULES.get((setting, value))
-        if module is not None and module not in loaded:
-            importlib.import_module(module)
-            loaded.append(module)
-    if str(settings.TTS_PROVIDER).strip().lower() == "offline":
-        from voice.providers.offline_speech import _piper_voice
-
-        _piper_voice()
+    """Import the configured providers' modules (and SDKs) now, at process start, and do their warm-up.
+    Left to the first call, the imports would block the event loop, and so every call in the process,
+    for most of a second (OpenAI's SDK about 0.6 s, Deepgram's 0.2 s, Piper's voice 0.6 s). Returns the
+    modules loaded; an unknown provider is left for `make_*` (and the first call) to report."""
+    loaded: list[str] = []
+    for setting, role, registry in ROLES:
+        try:
+            provider = _configured(setting, role, registry)
+        except ImproperlyConfigured:
+            continue
+        if provider.module not in loaded:
+            importlib.import_module(provider.module)
+            loaded.append(provider.module)
+        if provider.warm is not None:
+            provider.warm()
     return loaded
