@@ -73,7 +73,7 @@ def _require_customer(context: ToolContext) -> Customer:
 def _id_arg(args: dict[str, Any], field: str, source: str) -> int:
     """A record id the model passed back: a whole number (or its digits as text), nothing else."""
     value = args.get(field)
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdecimal():
         raise ToolError(f"{field} must be a number from {source}.")
     return int(value)
 

@@ -75,10 +75,8 @@ def parse_day(text: str, today: date) -> date | None:
         if found := re.search(rf"\b{name}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", low):
             # The next such date; none at all for a day the month never has ("February 30").
             month, day = index + 1, int(found[1])
-            for year in (today.year, today.year + 1, today.year + 2, today.year + 3, today.year + 4):
-                if _valid(year, month, day) and date(year, month, day) >= today:
-                    return date(year, month, day)
-            return None
+            return next((date(year, month, day) for year in range(today.year, today.year + 5)
+                         if _valid(year, month, day) and date(year, month, day) >= today), None)
     for index, name in enumerate(WEEKDAYS):
         if f" {name} " in low or f" {name}s " in low:
             ahead = (index - today.weekday()) % 7

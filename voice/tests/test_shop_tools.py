@@ -183,6 +183,8 @@ async def test_arguments_of_the_wrong_type_get_a_short_explanation(caplog) -> No
     assert "appointment_id" in cancel["error"] and "list_appointments" in cancel["error"]
     fractional = await run("cancel_appointment", ctx(), appointment_id=1.5, caller_confirmed=True)
     assert "appointment_id" in fractional["error"]
+    superscript = await run("cancel_appointment", ctx(), appointment_id="\u00b2", caller_confirmed=True)
+    assert "appointment_id" in superscript["error"]  # "²" counts as a digit to str.isdigit, not to int()
     named = await run("update_customer", ctx(), name=["Marge"], email=42)
     assert "name" in named["error"]
     assert await Appointment.objects.acount() == 0

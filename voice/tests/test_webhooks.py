@@ -52,6 +52,7 @@ def test_signed_call_gets_a_media_stream_with_caller_and_token() -> None:
     assert connect is not None and connect.get("action") == f"{BASE}/twilio/stream-ended"
     stream = connect.find("Stream")
     assert stream is not None and stream.get("url") == "wss://shop.example.com/twilio/media"
+    assert "?" not in (stream.get("url") or "")
     params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
     assert params["caller"] == "+15550102000"
     assert stream_token_valid(params["token"], CALL["CallSid"])
