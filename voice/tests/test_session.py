@@ -264,3 +264,25 @@ async def test_reminder_keypad_2_asks_the_agent_to_reschedule() -> None:
         await until(lambda: len(call.chat.requests) == 1, what="the agent")
         assert call.chat.requests[0][-1] == {"role": "user", "content": "I need to reschedule the appointment."}
         assert "reminder call WE placed" in call.chat.requests[0][0]["content"]
+
+
+async def test_every_turn_tells_the_model_the_time_it_is_now() -> None:
+    """The system message is rebuilt per turn, so a long call never works from a stale clock."""
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    start = datetime(2026, 11, 23, 14, 5, tzinfo=UTC)
+    with time_machine.travel(start, tick=True) as clock:
+        async with Call() as call:
+            call.say("first question")
+            await until(lambda: len(call.history) == 3, what="the first reply")
+            await call.idle()
+            clock.shift(timedelta(hours=2))
+            call.say("second question")
+            await until(lambda: len(call.history) == 5, what="the second reply")
+            first, second = (request[0]["content"] for request in call.chat.requests[:2])
+    assert timezone.localtime(start).strftime("%-I:%M %p") in first
+    later = timezone.localtime(start + timedelta(hours=2)).strftime("%-I:%M %p")
+    assert later in second and later not in first
