@@ -1,8 +1,9 @@
 """Tools the model may call: declared once (name, description, JSON schema), run inline.
 
-Every tool receives a `ToolContext` built by the call session, never by the model: the caller's
+Every tool receives a `ToolScope` built from the call record, never by the model: the caller's
 verified phone number and customer id come from Twilio, so no argument the model invents can
-reach another customer's data.
+reach another customer's data. A tool returns data for the model, and may return an outcome
+(`CallOutcome`) and an intent (end the call, transfer it) for the call record.
 """
 
 import json
@@ -11,28 +12,39 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from crm.models import CallOutcome
+from voice.call_record import CallIntent, ToolScope
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class ToolContext:
-    """What a tool may know about the call it runs in."""
-
-    call_sid: str
-    caller_phone: str | None
-    customer_id: int | None = None
-    direction: str = "inbound"
-    collected: dict[str, Any] = field(default_factory=dict)  # details gathered during the call
-    outcome: str | None = None  # set by tools that change things ("booked", "transferred", ...)
-    end_call: bool = False  # set by end_call / transfer: hang up after the current reply
-    transfer: bool = False  # set by transfer_to_human: hand the call to the front desk
 
 
 class ToolError(Exception):
     """A tool refused its arguments; the message is short and fit to be spoken or acted on."""
 
 
-ToolFunc = Callable[[ToolContext, dict[str, Any]], Awaitable[Any]]
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What a tool did: `data` for the model, and what it means for the call."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    outcome: CallOutcome | None = None
+    intent: CallIntent | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRun:
+    """One finished tool call: the JSON text the model reads, and the result's outcome and intent."""
+
+    content: str
+    outcome: CallOutcome | None = None
+    intent: CallIntent | None = None
+
+    @property
+    def failed(self) -> bool:
+        return '"error"' in self.content[:12]
+
+
+ToolFunc = Callable[[ToolScope, dict[str, Any]], Awaitable[ToolResult]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +54,7 @@ class Tool:
     parameters: dict[str, Any]
     func: ToolFunc
     filler: str | None = None  # said while a slow tool runs ("Let me check the calendar.")
+    writes: bool = False  # changes shop data: once started, it is finished, whatever the caller does
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI function-calling declaration of this tool."""
@@ -56,12 +69,12 @@ class ToolRegistry:
         self._tools: dict[str, Tool] = {}
 
     def register(self, name: str, description: str, parameters: dict[str, Any] | None = None,
-                 filler: str | None = None) -> Callable[[ToolFunc], ToolFunc]:
+                 filler: str | None = None, writes: bool = False) -> Callable[[ToolFunc], ToolFunc]:
         """Decorator: add `func` as a tool."""
 
         def decorate(func: ToolFunc) -> ToolFunc:
             schema = parameters or {"type": "object", "properties": {}, "additionalProperties": False}
-            self._tools[name] = Tool(name, description, schema, func, filler)
+            self._tools[name] = Tool(name, description, schema, func, filler, writes)
             return func
 
         return decorate
@@ -75,22 +88,26 @@ class ToolRegistry:
     def schemas(self) -> list[dict[str, Any]]:
         return [tool.schema() for tool in self._tools.values()]
 
-    async def run(self, name: str, arguments: str, context: ToolContext) -> str:
+    async def run(self, name: str, arguments: str, scope: ToolScope) -> ToolRun:
         """Run tool `name` with the model's JSON `arguments`; the result (or a short error) as JSON."""
         tool = self._tools.get(name)
         if tool is None:
-            return json.dumps({"error": f"There is no tool called {name}."})
+            return _error(f"There is no tool called {name}.")
         try:
             args = json.loads(arguments or "{}")
             if not isinstance(args, dict):
                 raise ValueError("arguments must be an object")
         except ValueError:
-            return json.dumps({"error": "The arguments were not valid JSON; please try again."})
+            return _error("The arguments were not valid JSON; please try again.")
         try:
-            result = await tool.func(context, args)
+            result = await tool.func(scope, args)
         except ToolError as exc:
-            return json.dumps({"error": str(exc)})
+            return _error(str(exc))
         except Exception:
             logger.exception("tool %s failed", name)
-            return json.dumps({"error": "That did not work on our side. Offer to transfer the caller to staff."})
-        return json.dumps(result, default=str)
+            return _error("That did not work on our side. Offer to transfer the caller to staff.")
+        return ToolRun(json.dumps(result.data, default=str), outcome=result.outcome, intent=result.intent)
+
+
+def _error(message: str) -> ToolRun:
+    return ToolRun(json.dumps({"error": message}))

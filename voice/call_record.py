@@ -1,0 +1,171 @@
+"""One call's record: who is on the line, what was said, what the tools did and how the call ends.
+
+It is the only per-call state. `SessionStore` is its only reader and writer in the cache (the live
+session and the webhooks alike), so a new media stream for the same call (another worker, a
+restart) carries on with everything the call had: history, facts collected by tools, intents.
+"""
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from crm.models import CallDirection, CallOutcome
+
+RECORD_TTL = 60 * 60 * 2  # seconds in the cache; longer than any phone call
+
+
+class CallIntent(StrEnum):
+    """What the agent means to do once its current reply has been heard."""
+
+    END = "end"  # say goodbye, then hang up
+    TRANSFER = "transfer"  # hand the caller to the front desk
+
+
+@dataclass(frozen=True, slots=True)
+class CallIdentity:
+    """Who and what this call is, as Twilio's verified webhook and `start` message told us."""
+
+    call_sid: str
+    stream_sid: str = ""
+    caller: str | None = None
+    direction: str = CallDirection.INBOUND
+    customer: dict[str, Any] | None = None  # the caller's record when their number is known
+    reminder: dict[str, Any] | None = None  # outbound reminder calls: the appointment the call is about
+
+
+@dataclass(slots=True)
+class CallFacts:
+    """What the tools established during the call; kept across reconnects like the history."""
+
+    customer_id: int | None = None
+    booked_ids: list[int] = field(default_factory=list)
+    idempotency_keys: list[str] = field(default_factory=list)
+    changed_ids: list[int] = field(default_factory=list)  # appointments moved, cancelled or confirmed
+
+
+@dataclass(slots=True)
+class ToolScope:
+    """The narrow view of the call a tool gets: the verified caller and the facts tools collect.
+    The caller's number comes from Twilio, never from the model."""
+
+    call_sid: str
+    caller_phone: str | None
+    direction: str
+    facts: CallFacts
+
+    @property
+    def customer_id(self) -> int | None:
+        return self.facts.customer_id
+
+    @customer_id.setter
+    def customer_id(self, value: int | None) -> None:
+        self.facts.customer_id = value
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """Everything one call knows. Written to the cache after every turn."""
+
+    identity: CallIdentity
+    history: list[dict[str, Any]] = field(default_factory=list)  # OpenAI-format messages, no system prompt
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    latency: list[dict[str, Any]] = field(default_factory=list)
+    facts: CallFacts = field(default_factory=CallFacts)
+    outcome: CallOutcome | None = None
+    intents: set[CallIntent] = field(default_factory=set)
+    reconnects: int = 0  # media streams re-opened for this call after a drop
+    model_notes: dict[str, Any] = field(default_factory=dict)  # the chat model's own memory (offline brain)
+
+    @classmethod
+    def new(cls, identity: CallIdentity) -> "CallRecord":
+        customer_id = (identity.customer or {}).get("id")
+        return cls(identity=identity, facts=CallFacts(customer_id=customer_id))
+
+    @property
+    def call_sid(self) -> str:
+        return self.identity.call_sid
+
+    @property
+    def ended(self) -> bool:
+        """The agent finished the call on purpose: a closed stream is not a drop to reconnect."""
+        return CallIntent.END in self.intents
+
+    @property
+    def transfer(self) -> bool:
+        return CallIntent.TRANSFER in self.intents
+
+    def tool_scope(self) -> ToolScope:
+        return ToolScope(call_sid=self.identity.call_sid, caller_phone=self.identity.caller,
+                         direction=self.identity.direction, facts=self.facts)
+
+    def note(self, *, outcome: CallOutcome | None = None, intent: CallIntent | None = None) -> None:
+        """Take a tool's (or the script's) result: the latest outcome wins; a transfer also ends the call."""
+        if outcome is not None:
+            self.outcome = CallOutcome(outcome)
+        if intent is not None:
+            self.intents.add(intent)
+            if intent is CallIntent.TRANSFER:
+                self.intents.add(CallIntent.END)
+                self.outcome = CallOutcome.TRANSFERRED
+
+    def add_turn(self, speaker: str, text: str, *, interrupted: bool = False) -> None:
+        """One line of the transcript, stamped now."""
+        turn: dict[str, Any] = {"speaker": speaker, "text": text, "at": timezone.now().isoformat()}
+        if interrupted:
+            turn["interrupted"] = True
+        self.transcript.append(turn)
+
+    def final_outcome(self) -> CallOutcome:
+        """How the call ended, for the call log: what the tools did, else whether the caller spoke."""
+        if self.outcome is not None:
+            return self.outcome
+        if any(turn["speaker"] == "caller" for turn in self.transcript):
+            return CallOutcome.INFORMATION
+        return CallOutcome.ABANDONED
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["intents"] = sorted(str(intent) for intent in self.intents)
+        data["outcome"] = None if self.outcome is None else str(self.outcome)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CallRecord":
+        identity = CallIdentity(**{k: v for k, v in data["identity"].items() if k in CallIdentity.__dataclass_fields__})
+        facts = CallFacts(**{k: v for k, v in data.get("facts", {}).items() if k in CallFacts.__dataclass_fields__})
+        outcome = data.get("outcome")
+        return cls(identity=identity, history=list(data.get("history", [])),
+                   transcript=list(data.get("transcript", [])), latency=list(data.get("latency", [])), facts=facts,
+                   outcome=CallOutcome(outcome) if outcome in CallOutcome.values else None,
+                   intents={CallIntent(i) for i in data.get("intents", []) if i in CallIntent._value2member_map_},
+                   reconnects=int(data.get("reconnects", 0)), model_notes=dict(data.get("model_notes", {})))
+
+
+def record_key(call_sid: str) -> str:
+    return f"call-record:{call_sid}"
+
+
+class SessionStore:
+    """Loads and saves `CallRecord`s in Django's cache (local memory or Redis): the only code that does."""
+
+    async def load(self, call_sid: str) -> CallRecord | None:
+        return _decode(await cache.aget(record_key(call_sid)))
+
+    async def save(self, record: CallRecord) -> None:
+        await cache.aset(record_key(record.call_sid), record.to_dict(), RECORD_TTL)
+
+    def load_sync(self, call_sid: str) -> CallRecord | None:
+        """For the (synchronous) webhook views."""
+        return _decode(cache.get(record_key(call_sid)))
+
+    def save_sync(self, record: CallRecord) -> None:
+        cache.set(record_key(record.call_sid), record.to_dict(), RECORD_TTL)
+
+
+def _decode(data: Any) -> CallRecord | None:
+    if not isinstance(data, dict) or "identity" not in data:
+        return None
+    return CallRecord.from_dict(data)
