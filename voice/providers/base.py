@@ -6,7 +6,7 @@ TTS: turns one piece of text into a stream of mu-law 8 kHz audio chunks.
 """
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -82,8 +82,21 @@ class ToolCallRequested:
 ChatEvent = TextDelta | ToolCallRequested
 
 
+@dataclass(slots=True)
+class ChatContext:
+    """The call's facts as data, for a model that does not read the system prompt's prose (the
+    offline brain). A cloud model ignores it: it reads the same facts in the prompt."""
+
+    direction: str = "inbound"
+    customer: dict[str, Any] | None = None  # id, name, phone, email when the caller's number is known
+    reminder: dict[str, Any] | None = None  # reminder calls: appointment_id, service, vehicle, when
+    services: dict[str, str] = field(default_factory=dict)  # service code -> the name callers hear
+    notes: dict[str, Any] = field(default_factory=dict)  # the model's own memory of this call, kept by the call
+
+
 class ChatModel(Protocol):
-    def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncIterator[ChatEvent]:
+    def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+               context: ChatContext | None = None) -> AsyncIterator[ChatEvent]:
         """Stream one model reply to `messages` (OpenAI chat format). Tool calls come whole,
         after the text of the same reply. Raises ProviderError on failure."""
 

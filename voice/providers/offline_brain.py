@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from scheduling.shop import shop_timezone
-from voice.providers.base import ChatEvent, TextDelta, ToolCallRequested
+from voice.providers.base import ChatContext, ChatEvent, TextDelta, ToolCallRequested
 
 ASK_SERVICE = "What can we do for your car? For example an oil change, a brake inspection or a tire rotation."
 ASK_DAY = "What day works for you?"
@@ -143,7 +143,8 @@ class OfflineBrain:
 
     model = "offline-brain"
 
-    async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncIterator[ChatEvent]:
+    async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                     context: ChatContext | None = None) -> AsyncIterator[ChatEvent]:
         for event in self.decide(messages, {t["function"]["name"] for t in tools}):
             yield event
 

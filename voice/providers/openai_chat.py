@@ -12,7 +12,7 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
-from voice.providers.base import ChatEvent, ProviderError, TextDelta, ToolCallRequested
+from voice.providers.base import ChatContext, ChatEvent, ProviderError, TextDelta, ToolCallRequested
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,8 @@ class OpenAIChat:
         # `timeout` bounds connecting and each wait for bytes, so it is also the first-token deadline.
         self._client = AsyncOpenAI(api_key=api_key, base_url=base_url or None, timeout=timeout, max_retries=max_retries)
 
-    async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncIterator[ChatEvent]:
+    async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                     context: ChatContext | None = None) -> AsyncIterator[ChatEvent]:
         request: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
         if tools:
             request["tools"] = tools

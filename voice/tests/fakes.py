@@ -5,7 +5,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from voice.providers.base import ChatEvent, ProviderError, STTEvent, TextDelta, ToolCallRequested
+from voice.providers.base import ChatContext, ChatEvent, ProviderError, STTEvent, TextDelta, ToolCallRequested
 
 
 class QueueSTTStream:
@@ -58,7 +58,8 @@ class TimedChat:
         self.requests: list[list[dict[str, Any]]] = []
         self.cancelled = 0
 
-    async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AsyncIterator[ChatEvent]:
+    async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                     context: ChatContext | None = None) -> AsyncIterator[ChatEvent]:
         self.requests.append([dict(m) for m in messages])
         if self.fail:
             raise ProviderError("model unavailable")
