@@ -257,3 +257,13 @@ def appointment_sync_calendar(*, appointment_id: int) -> bool:
     Appointment.objects.filter(pk=appointment_id, updated_at=appointment.updated_at).update(
         calendar_event_id=event_id, calendar_sync=CalendarSync.SYNCED)
     return True
+
+
+def appointment_confirm_for_reminder(*, appointment_id: int, phone: str) -> Appointment | None:
+    """Keypad 1 on a reminder call: confirm the appointment the call is about, if it is still active and
+    belongs to the number called. None when there is nothing (any more) to confirm."""
+    appointment = (Appointment.objects.select_related("customer")
+                   .filter(pk=appointment_id, status__in=ACTIVE_STATUSES, customer__phone=phone).first())
+    if appointment is None:
+        return None
+    return appointment_confirm(appointment=appointment)

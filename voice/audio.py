@@ -30,6 +30,16 @@ def pcm16_to_ulaw(pcm: bytes) -> bytes:
     return audioop.lin2ulaw(pcm, 2)
 
 
+VOICE_RMS = 300
+"""Linear RMS above which a caller frame counts as voice: the one threshold of the session's
+speech-end timing and the offline speech detector."""
+
+
 def rms_ulaw(frame: bytes) -> int:
-    """Loudness of a mu-law frame (linear RMS): how the session tells voice from silence."""
+    """Loudness of a mu-law frame (linear RMS)."""
     return audioop.rms(audioop.ulaw2lin(frame, 2), 2) if frame else 0
+
+
+def is_voice(frame: bytes) -> bool:
+    """Whether a mu-law frame is loud enough to be the caller speaking."""
+    return rms_ulaw(frame) > VOICE_RMS

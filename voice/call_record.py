@@ -76,7 +76,7 @@ class CallRecord:
     facts: CallFacts = field(default_factory=CallFacts)
     outcome: CallOutcome | None = None
     intents: set[CallIntent] = field(default_factory=set)
-    reconnects: int = 0  # media streams re-opened for this call after a drop
+    reconnects: int = 0  # media streams re-opened for this call after a drop (counted by the store)
     model_notes: dict[str, Any] = field(default_factory=dict)  # the chat model's own memory (offline brain)
 
     @classmethod
@@ -148,24 +148,44 @@ def record_key(call_sid: str) -> str:
     return f"call-record:{call_sid}"
 
 
+def reconnects_key(call_sid: str) -> str:
+    return f"call-reconnects:{call_sid}"
+
+
 class SessionStore:
     """Loads and saves `CallRecord`s in Django's cache (local memory or Redis): the only code that does."""
 
     async def load(self, call_sid: str) -> CallRecord | None:
-        return _decode(await cache.aget(record_key(call_sid)))
+        found = await cache.aget_many([record_key(call_sid), reconnects_key(call_sid)])
+        return _decode(found.get(record_key(call_sid)), found.get(reconnects_key(call_sid)))
 
     async def save(self, record: CallRecord) -> None:
         await cache.aset(record_key(record.call_sid), record.to_dict(), RECORD_TTL)
 
     def load_sync(self, call_sid: str) -> CallRecord | None:
         """For the (synchronous) webhook views."""
-        return _decode(cache.get(record_key(call_sid)))
+        found = cache.get_many([record_key(call_sid), reconnects_key(call_sid)])
+        return _decode(found.get(record_key(call_sid)), found.get(reconnects_key(call_sid)))
 
     def save_sync(self, record: CallRecord) -> None:
         cache.set(record_key(record.call_sid), record.to_dict(), RECORD_TTL)
 
+    def count_reconnect(self, call_sid: str) -> int:
+        """One more media stream re-opened for this call; returns how many so far. Kept apart from the
+        record, so a dropped stream's last save cannot undo the count."""
+        key = reconnects_key(call_sid)
+        if cache.add(key, 1, RECORD_TTL):
+            return 1
+        try:
+            return int(cache.incr(key))
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, RECORD_TTL)
+            return 1
 
-def _decode(data: Any) -> CallRecord | None:
+
+def _decode(data: Any, reconnects: Any) -> CallRecord | None:
     if not isinstance(data, dict) or "identity" not in data:
         return None
-    return CallRecord.from_dict(data)
+    record = CallRecord.from_dict(data)
+    record.reconnects = int(reconnects or 0)
+    return record

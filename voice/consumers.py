@@ -12,19 +12,20 @@ from crm.phones import mask_phone
 from crm.selectors import acustomer_get_by_phone, appointment_for_reminder
 from crm.services import call_log_finish, call_log_start
 from voice import twilio_protocol as twilio
-from voice.agent.registry import registry
+from voice.agent.shop_tools import registry
 from voice.agent.speech import spoken_time
+from voice.call_record import CallIdentity, SessionStore
+from voice.call_script import FIXED_PHRASES
 from voice.phrases import PhraseCache
 from voice.providers.factory import make_chat, make_stt, make_tts
 from voice.security import public_url, signature_valid, stream_token_valid
-from voice.session import APOLOGY, CANT_HEAR, GOODBYE_SILENT, RESUMED, STILL_THERE, CallInfo, CallSession
-from voice.state import SessionStore
+from voice.session import CallSession
 from voice.telephony import transfer_call
 
 logger = logging.getLogger(__name__)
 
 # Audio of the fixed phrases, shared by every call this process handles (not per-call state).
-PHRASES = PhraseCache({APOLOGY, CANT_HEAR, STILL_THERE, GOODBYE_SILENT, RESUMED})
+PHRASES = PhraseCache(set(FIXED_PHRASES))
 
 POLICY_VIOLATION = 1008
 
@@ -99,11 +100,11 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             reminder = await database_sync_to_async(appointment_for_reminder)(int(appointment_id), caller)
             if reminder is not None:
                 reminder["when"] = spoken_time(reminder.pop("scheduled_at"))
-        info = CallInfo(call_sid=event.call_sid, stream_sid=event.stream_sid, caller=caller, direction=direction,
-                        customer=customer, reminder=reminder)
-        tts = make_tts()
-        self.session = CallSession(info=info, send=self._send_text, stt=make_stt(), chat=make_chat(), tts=tts,
-                                   tools=registry, store=SessionStore(), phrases=PHRASES, on_hangup=self._hang_up)
+        identity = CallIdentity(call_sid=event.call_sid, stream_sid=event.stream_sid, caller=caller,
+                                direction=direction, customer=customer, reminder=reminder)
+        self.session = CallSession(identity=identity, send=self._send_text, stt=make_stt(), chat=make_chat(),
+                                   tts=make_tts(), tools=registry, store=SessionStore(), phrases=PHRASES,
+                                   on_hangup=self._hang_up)
         await self.session.start()
 
     async def _send_text(self, text: str) -> None:
@@ -113,25 +114,21 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         """The agent is done (goodbye, transfer): close the stream; Twilio runs `<Connect action>`,
         which dials the front desk if the REST transfer could not be made."""
         session = self.session
-        if session is not None and session.transfer_requested:
-            await sync_to_async(transfer_call, thread_sensitive=False)(session.info.call_sid)
-        await self._finish(ended=True)
+        if session is not None and session.record.transfer:
+            await sync_to_async(transfer_call, thread_sensitive=False)(session.record.call_sid)
+        await self._finish()
         await self.close()
 
-    async def _finish(self, ended: bool = False) -> None:
+    async def _finish(self) -> None:
         session, self.session = self.session, None
         if session is None:
             return
-        session.state.ended = ended and not session.transfer_requested
-        session.state.transfer = session.transfer_requested
         await session.stop()
         await session.close_providers()
-        state = session.state
-        outcome = state.outcome or session.context.outcome or (
-            "information" if any(t["speaker"] == "caller" for t in state.transcript) else "abandoned")
+        record = session.record
         await database_sync_to_async(call_log_finish)(
-            call_sid=session.info.call_sid, transcript=state.transcript, latency=state.latency, outcome=outcome,
-            customer_id=(state.customer or {}).get("id"))
+            call_sid=record.call_sid, transcript=record.transcript, latency=record.latency,
+            outcome=record.final_outcome(), customer_id=record.facts.customer_id)
 
     async def disconnect(self, code: int) -> None:
         await self._finish()

@@ -56,7 +56,16 @@ class ReplyFailed:
     """The reply in flight failed (provider error) and was abandoned; the floor goes back to the caller."""
 
 
-TurnEvent = SpeechStarted | TranscriptReceived | UtteranceEnded | AgentReplyStarted | AgentReplyFinished | ReplyFailed
+@dataclass(frozen=True, slots=True)
+class KeyPressed:
+    """The caller pressed a key. `said` is what the key means in words for the agent ("I want to
+    cancel"); None when the call script answers it itself (a reminder's "press 1 to confirm")."""
+
+    said: str | None
+
+
+TurnEvent = (SpeechStarted | TranscriptReceived | UtteranceEnded | AgentReplyStarted | AgentReplyFinished
+             | ReplyFailed | KeyPressed)
 
 
 # --- actions for the session ----------------------------------------------------------------------
@@ -154,6 +163,8 @@ class TurnTaker:
                 return self._on_reply_started(now)
             case AgentReplyFinished() | ReplyFailed():
                 return self._on_reply_over(now)
+            case KeyPressed():
+                return self._on_key(event)
         return []
 
     def tick(self, now: float) -> list[Action]:
@@ -215,6 +226,24 @@ class TurnTaker:
         if self.state in _REPLY_IN_FLIGHT:
             return self._resume() if self._speech_at is not None else []
         return self._end_of_utterance()
+
+    def _on_key(self, event: KeyPressed) -> list[Action]:
+        """A key press takes the turn outright: any reply stops, and what the key means is the caller's
+        whole utterance (words said before it are dropped: the key is the clearer signal)."""
+        actions: list[Action] = []
+        if self.state in _REPLY_IN_FLIGHT:
+            actions = [*self._pause(), CancelReply()]
+            self._paused = False
+            self.interruptions += 1
+        self._finals, self._interim, self._replied_to = [], "", ""
+        self._speech_at = None
+        self._silence_since = None
+        self._silence_prompts = 0
+        if event.said is None:
+            self.state = TurnState.THINKING  # the call script answers at once
+            return actions
+        self._finals = [event.said]
+        return [*actions, *self._end_of_utterance()]
 
     def _on_reply_started(self, now: float) -> list[Action]:
         self._silence_since = None

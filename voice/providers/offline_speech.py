@@ -12,7 +12,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-from voice.audio import Resampler, pcm16_to_ulaw, rms_ulaw, ulaw_to_pcm16
+from voice.audio import Resampler, is_voice, pcm16_to_ulaw, ulaw_to_pcm16
 from voice.providers.base import ProviderError, SpeechStarted, STTEvent, TranscriptReceived, UtteranceEnded
 
 _lock = threading.Lock()
@@ -115,7 +115,6 @@ class OfflineSTTStream:
     guess; 600 ms of silence after speech → the utterance is decoded (in a thread) → final
     transcript, then UtteranceEnded."""
 
-    VOICE_RMS = 300
     START_FRAMES = 3  # 60 ms of voice starts speech
     END_SILENCE_FRAMES = 30  # 600 ms of silence ends it
     PREROLL_FRAMES = 10
@@ -145,7 +144,7 @@ class OfflineSTTStream:
 
     def _frame(self, frame: bytes) -> None:
         pcm = self._resampler.convert(ulaw_to_pcm16(frame))
-        loud = rms_ulaw(frame) > self.VOICE_RMS
+        loud = is_voice(frame)
         if not self._speaking:
             self._preroll = [*self._preroll[-self.PREROLL_FRAMES:], pcm]
             self._voiced = self._voiced + 1 if loud else 0

@@ -2,7 +2,9 @@
 tests and benchmarks. (Vendor SDK code is tested against the wire-level peers in `peers/`.)"""
 
 import asyncio
-from collections.abc import AsyncIterator
+import base64
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from voice.providers.base import ChatContext, ChatEvent, ProviderError, STTEvent, TextDelta, ToolCallRequested
@@ -49,18 +51,22 @@ class TimedChat:
 
     def __init__(self, reply: str = "Sure. We can do that on Tuesday at ten. Does that work for you?",
                  first_token: float = 0.0, tokens_per_second: float = 0.0,
-                 script: list[list[ChatEvent]] | None = None, fail: bool = False) -> None:
+                 script: list[list[ChatEvent]] | None = None, fail: bool = False,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.reply = reply
+        self.sleep = sleep
         self.first_token = first_token
         self.tokens_per_second = tokens_per_second
         self.script = script
         self.fail = fail
         self.requests: list[list[dict[str, Any]]] = []
+        self.contexts: list[ChatContext | None] = []
         self.cancelled = 0
 
     async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
                      context: ChatContext | None = None) -> AsyncIterator[ChatEvent]:
         self.requests.append([dict(m) for m in messages])
+        self.contexts.append(context)
         if self.fail:
             raise ProviderError("model unavailable")
         events: list[ChatEvent] = (
@@ -68,10 +74,10 @@ class TimedChat:
         )
         try:
             if self.first_token:
-                await asyncio.sleep(self.first_token)
+                await self.sleep(self.first_token)
             for i, event in enumerate(events):
                 if i and self.tokens_per_second and isinstance(event, TextDelta):
-                    await asyncio.sleep(1 / self.tokens_per_second)
+                    await self.sleep(1 / self.tokens_per_second)
                 yield event
         except asyncio.CancelledError:
             self.cancelled += 1
@@ -85,7 +91,9 @@ class TimedTTS:
     model = "timed"
 
     def __init__(self, first_byte: float = 0.0, ms_per_char: float = 60.0, chunk_ms: int = 100,
-                 chunk_interval: float = 0.0, fail_after: int | None = None) -> None:
+                 chunk_interval: float = 0.0, fail_after: int | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.sleep = sleep
         self.first_byte = first_byte
         self.ms_per_char = ms_per_char
         self.chunk_ms = chunk_ms
@@ -101,14 +109,14 @@ class TimedTTS:
         total = int(len(text) * self.ms_per_char * 8)
         try:
             if self.first_byte:
-                await asyncio.sleep(self.first_byte)
+                await self.sleep(self.first_byte)
             sent = 0
             while sent < total:
                 size = min(self.chunk_ms * 8, total - sent)
                 yield bytes([0x7F - (sent // 8) % 50]) * size  # audible (non-silent) mu-law
                 sent += size
                 if self.chunk_interval:
-                    await asyncio.sleep(self.chunk_interval)
+                    await self.sleep(self.chunk_interval)
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
@@ -125,10 +133,14 @@ def tool_call(name: str, arguments: str = "{}", call_id: str = "call_1") -> Tool
 
 class TwilioPlayer:
     """Twilio's side of the outbound audio for a session under test: collects what the session
-    sends and echoes each mark once the audio before it has "played" (`speed` times real time)."""
+    sends and echoes each mark once the audio before it has "played" (`speed` times real time),
+    on the clock and sleep it is given (virtual time in tests)."""
 
-    def __init__(self, speed: float = 1.0) -> None:
+    def __init__(self, speed: float = 1.0, clock: Callable[[], float] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.speed = speed
+        self.clock = clock or (lambda: asyncio.get_running_loop().time())
+        self.sleep = sleep
         self.session: Any = None
         self.messages: list[dict[str, Any]] = []
         self.audio = bytearray()
@@ -136,39 +148,39 @@ class TwilioPlayer:
         self.first_media_at: float | None = None
         self.clear_at: list[float] = []
         self._play_until = 0.0
-        self._timers: list[asyncio.TimerHandle] = []
+        self._echoes: set[asyncio.Task[None]] = set()
 
     async def send(self, text: str) -> None:
-        import base64
-        import json
-        import time
-
-        loop = asyncio.get_running_loop()
         message = json.loads(text)
         self.messages.append(message)
         event = message["event"]
+        now = self.clock()
         if event == "media":
             payload = base64.b64decode(message["media"]["payload"])
             if self.first_media_at is None:
-                self.first_media_at = time.monotonic()
+                self.first_media_at = now
             self.audio.extend(payload)
-            self._play_until = max(self._play_until, loop.time()) + len(payload) / 8000 / self.speed
+            self._play_until = max(self._play_until, now) + len(payload) / 8000 / self.speed
         elif event == "mark":
-            name = message["mark"]["name"]
-            delay = max(self._play_until - loop.time(), 0)
-            self._timers.append(loop.call_later(delay, self._echo, name))
+            echo = asyncio.get_running_loop().create_task(self._echo(message["mark"]["name"],
+                                                                     max(self._play_until - now, 0)))
+            self._echoes.add(echo)
+            echo.add_done_callback(self._echoes.discard)
         elif event == "clear":
             self.clears += 1
-            self.clear_at.append(time.monotonic())
-            for timer in self._timers:
-                timer.cancel()
-            self._timers.clear()
-            self._play_until = loop.time()
+            self.clear_at.append(now)
+            self.close()
+            self._play_until = now
 
-    def _echo(self, name: str) -> None:
+    def events_after(self, index: int) -> list[str]:
+        """The events sent from message `index` on."""
+        return [message["event"] for message in self.messages[index:]]
+
+    async def _echo(self, name: str, delay: float) -> None:
+        await self.sleep(delay)
         if self.session is not None:
-            asyncio.get_running_loop().create_task(self.session.on_mark(name))
+            await self.session.on_mark(name)
 
     def close(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
+        for echo in list(self._echoes):
+            echo.cancel()

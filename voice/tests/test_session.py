@@ -1,50 +1,53 @@
-"""The call loop with providers behind our own interfaces: turns, streaming, barge-in, failures."""
+"""The call loop with providers behind our own interfaces: turns, streaming, barge-in, failures.
+
+Everything runs on virtual time: the session, the fake providers and the fake Twilio share one
+clock and sleep, and the test moves time on."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from voice.agent.registry import registry
+from voice.agent.tool_registry import ToolRegistry, ToolResult
+from voice.call_record import CallIdentity, SessionStore, ToolScope
+from voice.call_script import APOLOGY, CANT_HEAR, RESUMED
 from voice.phrases import PhraseCache
 from voice.providers.base import ProviderError, SpeechStarted, TranscriptReceived, UtteranceEnded
-from voice.session import APOLOGY, CANT_HEAR, RESUMED, CallInfo, CallSession, SessionConfig
-from voice.state import SessionStore
-from voice.tests.fakes import QueueSTT, TimedChat, TimedTTS, TwilioPlayer
+from voice.session import CallSession, SessionConfig
+from voice.tests.fakes import QueueSTT, TimedChat, TimedTTS, TwilioPlayer, tool_call
+from voice.tests.virtual_time import VirtualTime
 from voice.turns import TurnConfig
 
 LONG_REPLY = ("We have openings on Tuesday morning at nine and at ten thirty, and on Wednesday afternoon at two. "
               "Which one would suit you best?")
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
-
-
 class Call:
-    """A session wired to fakes, plus handles for the test."""
+    """A session wired to fakes on virtual time, plus handles for the test."""
 
     def __init__(self, *, chat: Any = None, tts: TimedTTS | None = None, customer: dict[str, Any] | None = None,
                  phrases: PhraseCache | None = None, call_sid: str = "CA1", turn_config: TurnConfig | None = None,
-                 speed: float = 4.0) -> None:
+                 speed: float = 4.0, identity: CallIdentity | None = None, tools: ToolRegistry | None = None,
+                 time: VirtualTime | None = None) -> None:
+        self.time = time or VirtualTime()
         self.stt = QueueSTT()
         self.chat = chat or TimedChat()
+        self.chat.sleep = self.time.sleep
         self.tts = tts or TimedTTS(ms_per_char=4)
-        self.twilio = TwilioPlayer(speed=speed)
+        self.tts.sleep = self.time.sleep
+        self.twilio = TwilioPlayer(speed=speed, clock=self.time.clock, sleep=self.time.sleep)
         self.hung_up = asyncio.Event()
 
         async def on_hangup() -> None:
             self.hung_up.set()
 
         self.session = CallSession(
-            info=CallInfo(call_sid=call_sid, stream_sid="MZ1", caller="+15550102000", customer=customer),
-            send=self.twilio.send, stt=self.stt, chat=self.chat, tts=self.tts, tools=registry,
+            identity=identity or CallIdentity(call_sid=call_sid, stream_sid="MZ1", caller="+15550102000",
+                                              customer=customer),
+            send=self.twilio.send, stt=self.stt, chat=self.chat, tts=self.tts, tools=tools or ToolRegistry(),
             store=SessionStore(), phrases=phrases or PhraseCache(), on_hangup=on_hangup,
+            clock=self.time.clock, sleep=self.time.sleep,
             config=SessionConfig(lead_ms=100, turns=turn_config or TurnConfig()),
         )
         self.twilio.session = self.session
@@ -59,9 +62,11 @@ class Call:
         self.twilio.close()
 
     async def idle(self) -> None:
-        """Wait until the agent has said everything and the caller heard it."""
-        await until(lambda: self.session._reply_task is not None and self.session._reply_task.done(),
-                    what="the agent to finish speaking")
+        """Until the agent has said everything and the caller heard it."""
+        await self.until(lambda: not self.session.replies.running, what="the agent to finish speaking")
+
+    async def until(self, predicate: Any, limit: float = 30.0, what: str = "condition") -> None:
+        await self.time.run_until(predicate, limit=limit, what=what)
 
     def say(self, text: str) -> None:
         self.stt.stream.emit(SpeechStarted())
@@ -69,7 +74,7 @@ class Call:
 
     @property
     def history(self) -> list[dict[str, Any]]:
-        return self.session.state.history
+        return self.session.record.history
 
 
 async def test_agent_speaks_first_and_greets_a_known_caller_by_name() -> None:
@@ -82,15 +87,15 @@ async def test_agent_speaks_first_and_greets_a_known_caller_by_name() -> None:
 async def test_full_turn_records_history_transcript_and_latency() -> None:
     async with Call() as call:
         call.say("I need an oil change")
-        await until(lambda: len(call.history) == 3, what="a reply")
+        await call.until(lambda: len(call.history) == 3, what="a reply")
         await call.idle()
         assert call.chat.requests[0][-1] == {"role": "user", "content": "I need an oil change"}
         assert call.chat.requests[0][0]["role"] == "system" and "It is now" in call.chat.requests[0][0]["content"]
         assert call.history[0]["role"] == "assistant" and "How can I help" in call.history[0]["content"]
         assert call.history[2] == {"role": "assistant", "content": TimedChat().reply}
-        speakers = [t["speaker"] for t in call.session.state.transcript]
+        speakers = [t["speaker"] for t in call.session.record.transcript]
         assert speakers == ["agent", "caller", "agent"]
-        record = call.session.state.latency[0]
+        record = call.session.record.latency[0]
         assert set(record) == {"stt_final_ms", "llm_first_token_ms", "tts_first_byte_ms", "first_audio_ms", "total_ms"}
         assert all(value is not None and value >= 0 for value in record.values())
 
@@ -98,12 +103,12 @@ async def test_full_turn_records_history_transcript_and_latency() -> None:
 async def test_first_sentence_is_spoken_before_the_model_finishes() -> None:
     chat = TimedChat(reply="Sure thing. " + LONG_REPLY, tokens_per_second=40)
     async with Call(chat=chat) as call:
-        started = asyncio.get_running_loop().time()
+        started = call.time.now
         call.twilio.first_media_at = None
         call.say("Can I come in this week?")
-        await until(lambda: call.twilio.first_media_at is not None, what="first audio")
-        first_audio = asyncio.get_running_loop().time() - started
-        await until(lambda: len(call.history) == 3, timeout=10, what="the whole reply")
+        await call.until(lambda: call.twilio.first_media_at is not None, what="first audio")
+        first_audio = call.time.now - started
+        await call.until(lambda: len(call.history) == 3, limit=10, what="the whole reply")
         model_time = len(chat.reply.split(" ")) / 40
         assert first_audio < model_time / 3
         assert call.tts.texts[1] == "Sure thing."
@@ -114,19 +119,19 @@ async def test_caller_speech_during_playback_clears_twilio_and_keeps_only_what_w
     async with Call(chat=chat, tts=TimedTTS(ms_per_char=25), speed=1.0) as call:
         greeting = len(call.twilio.audio)
         call.say("What times do you have?")
-        await until(lambda: len(call.twilio.audio) - greeting > 8000 * 1.2, what="a second of the reply")
+        await call.until(lambda: len(call.twilio.audio) - greeting > 8000 * 1.2, what="a second of the reply")
         clears_before = call.twilio.clears
         call.stt.stream.emit(SpeechStarted())
-        await until(lambda: call.twilio.clears > clears_before, timeout=1, what="clear")
+        await call.until(lambda: call.twilio.clears > clears_before, limit=1, what="clear")
         call.stt.stream.emit(TranscriptReceived("wait actually", is_final=False))
-        await until(lambda: call.session.turns.interruptions >= 1, what="the interruption")
-        await until(lambda: len(call.history) == 3, what="the truncated reply")
+        await call.until(lambda: call.session.turns.interruptions >= 1, what="the interruption")
+        await call.until(lambda: len(call.history) == 3, what="the truncated reply")
         heard = call.history[-1]["content"]
         assert heard and LONG_REPLY.startswith(heard) and len(heard) < len(LONG_REPLY) / 2
-        assert call.session.state.transcript[-1]["interrupted"] is True
-        assert call.session.barge_in_ms and max(call.session.barge_in_ms) < 50
+        assert call.session.record.transcript[-1]["interrupted"] is True
+        assert call.session.latency.barge_in_ms and max(call.session.latency.barge_in_ms) == 0  # no time passes
         call.stt.stream.emit(TranscriptReceived("wait actually Thursday", is_final=True, speech_final=True))
-        await until(lambda: call.history[-1]["role"] == "assistant" and len(call.chat.requests) == 2,
+        await call.until(lambda: call.history[-1]["role"] == "assistant" and len(call.chat.requests) == 2,
                     what="the next turn")
         assert call.chat.requests[1][-1] == {"role": "user", "content": "wait actually Thursday"}
         assert call.chat.requests[1][-2]["content"] == heard
@@ -135,11 +140,11 @@ async def test_caller_speech_during_playback_clears_twilio_and_keeps_only_what_w
 async def test_backchannel_during_playback_does_not_cancel_the_reply() -> None:
     async with Call(chat=TimedChat(reply=LONG_REPLY), tts=TimedTTS(ms_per_char=8), speed=2.0) as call:
         call.say("What times do you have?")
-        await until(lambda: len(call.twilio.audio) > 8000 * 1, what="some of the reply")
+        await call.until(lambda: len(call.twilio.audio) > 8000 * 1, what="some of the reply")
         call.stt.stream.emit(SpeechStarted())
         call.stt.stream.emit(TranscriptReceived("uh-huh", is_final=True, speech_final=True))
         call.stt.stream.emit(UtteranceEnded())
-        await until(lambda: len(call.history) == 3, timeout=10, what="the reply to finish")
+        await call.until(lambda: len(call.history) == 3, limit=10, what="the reply to finish")
         assert call.history[2]["content"] == LONG_REPLY
         assert call.session.turns.interruptions == 0
         assert len(call.chat.requests) == 1
@@ -150,20 +155,20 @@ async def test_false_interruption_resumes_and_the_whole_reply_is_heard() -> None
     async with Call(chat=TimedChat(reply=LONG_REPLY), tts=TimedTTS(ms_per_char=8), speed=2.0,
                     turn_config=turns) as call:
         call.say("What times do you have?")
-        await until(lambda: len(call.twilio.audio) > 8000 * 1, what="some of the reply")
+        await call.until(lambda: len(call.twilio.audio) > 8000 * 1, what="some of the reply")
         clears = call.twilio.clears
         call.stt.stream.emit(SpeechStarted())  # a cough: no words follow
-        await until(lambda: call.twilio.clears == clears + 1, what="the pause")
-        await until(lambda: len(call.history) == 3, timeout=10, what="the resumed reply to finish")
+        await call.until(lambda: call.twilio.clears == clears + 1, what="the pause")
+        await call.until(lambda: len(call.history) == 3, limit=10, what="the resumed reply to finish")
         assert call.history[2]["content"] == LONG_REPLY
         assert call.session.turns.false_interruptions == 1
-        assert call.session.tracker.heard_text() == LONG_REPLY
+        assert call.session.output.tracker.heard_text() == LONG_REPLY
 
 
 async def test_model_failure_is_an_apology_with_a_transfer_offer_not_silence() -> None:
     async with Call(chat=TimedChat(fail=True)) as call:
         call.say("Hello?")
-        await until(lambda: len(call.history) == 3, what="the apology")
+        await call.until(lambda: len(call.history) == 3, what="the apology")
         assert call.history[2]["content"] == APOLOGY
         assert " ".join(call.tts.texts[-2:]) == APOLOGY
 
@@ -172,11 +177,12 @@ async def test_speech_failure_mid_call_plays_the_cached_apology_and_transfers() 
     phrases = PhraseCache()
     tts = TimedTTS(ms_per_char=2, fail_after=2)  # greeting and apology warm-up work, then it breaks
     async with Call(tts=tts, phrases=phrases) as call:
-        await phrases.warm(tts, APOLOGY)
+        warm = asyncio.create_task(phrases.warm(tts, APOLOGY))
+        await call.until(warm.done, what="the apology warm-up")
         audio_before = len(call.twilio.audio)
         call.say("I need brakes")
-        await asyncio.wait_for(call.hung_up.wait(), 5)
-        assert call.session.transfer_requested
+        await call.until(call.hung_up.is_set, what="the hang-up")
+        assert call.session.record.transfer
         apology = phrases.cached(tts, APOLOGY)
         assert apology is not None and len(call.twilio.audio) - audio_before >= len(apology)
 
@@ -184,27 +190,27 @@ async def test_speech_failure_mid_call_plays_the_cached_apology_and_transfers() 
 async def test_speech_failure_without_any_audio_hands_over_at_once() -> None:
     async with Call(tts=TimedTTS(ms_per_char=2, fail_after=1)) as call:
         call.say("I need brakes")
-        await asyncio.wait_for(call.hung_up.wait(), 5)
-        assert call.session.transfer_requested
+        await call.until(call.hung_up.is_set, what="the hang-up")
+        assert call.session.record.transfer
 
 
 async def test_listening_failure_apologises_and_transfers() -> None:
     async with Call() as call:
         call.stt.stream.emit(ProviderError("socket gone"))
-        await asyncio.wait_for(call.hung_up.wait(), 5)
+        await call.until(call.hung_up.is_set, what="the hang-up")
         assert call.tts.texts[-1] == CANT_HEAR
-        assert call.session.transfer_requested
+        assert call.session.record.transfer
 
 
 async def test_a_new_stream_for_the_same_call_resumes_the_conversation() -> None:
     async with Call(call_sid="CA-resume") as call:
         call.say("I need an oil change on Friday")
-        await until(lambda: len(call.history) == 3, what="a reply")
+        await call.until(lambda: len(call.history) == 3, what="a reply")
         await call.idle()
     async with Call(call_sid="CA-resume") as again:
         assert again.tts.texts[0] == RESUMED
         again.say("Still there?")
-        await until(lambda: len(again.chat.requests) == 1, what="the model")
+        await again.until(lambda: len(again.chat.requests) == 1, what="the model")
         sent = again.chat.requests[0]
         assert {"role": "user", "content": "I need an oil change on Friday"} in sent
         assert sent[-1] == {"role": "user", "content": "Still there?"}
@@ -213,8 +219,8 @@ async def test_a_new_stream_for_the_same_call_resumes_the_conversation() -> None
 async def test_silence_after_the_agent_speaks_prompts_the_caller() -> None:
     turns = TurnConfig(silence_prompt_after=0.2, max_silence_prompts=1)
     async with Call(turn_config=turns) as call:
-        await until(lambda: "Are you still there?" in call.tts.texts, what="a prompt")
-        await asyncio.wait_for(call.hung_up.wait(), 5)
+        await call.until(lambda: "Are you still there?" in call.tts.texts, what="a prompt")
+        await call.until(call.hung_up.is_set, what="the hang-up")
 
 
 @pytest.fixture(autouse=True)
@@ -238,32 +244,32 @@ async def test_reminder_call_states_the_appointment_and_keypad_1_confirms_it() -
 
     appointment = await sync_to_async(AppointmentFactory.create)(customer__name="Marge Simpson")
     reminder = {**REMINDER, "appointment_id": appointment.pk}
-    call = Call(customer={"id": appointment.customer_id, "name": "Marge Simpson"})
-    call.session.info = CallInfo(call_sid="CA-rem", stream_sid="MZ1", caller="+15550102000", direction="outbound",
-                                 customer={"id": appointment.customer_id, "name": "Marge Simpson"},
-                                 reminder=reminder)
+    identity = CallIdentity(call_sid="CA-rem", stream_sid="MZ1", caller=appointment.customer.phone,
+                            direction="outbound", customer={"id": appointment.customer_id, "name": "Marge Simpson"},
+                            reminder=reminder)
+    call = Call(identity=identity, time=VirtualTime(real_pause=0.002))
     async with call:
         greeting = call.tts.texts[0]
         assert greeting.startswith("Hi Marge, this is Bart's Automotive calling to remind you about your oil change")
         assert "2018 Honda Civic" in greeting and "Tuesday, November 24 at 10 AM" in greeting
         assert "press 1 to confirm" in greeting
         await call.session.on_dtmf("1")
-        await asyncio.wait_for(call.hung_up.wait(), 5)
+        await call.until(call.hung_up.is_set, what="the hang-up")
         await appointment.arefresh_from_db()
         assert appointment.status == "confirmed"
-        assert call.session.context.outcome == "confirmed"
+        assert call.session.record.final_outcome() == "confirmed"
         assert call.chat.requests == []  # the keypad needs no model round trip
 
 
 async def test_reminder_keypad_2_asks_the_agent_to_reschedule() -> None:
-    call = Call()
-    call.session.info = CallInfo(call_sid="CA-rem2", stream_sid="MZ1", caller="+15550102000", direction="outbound",
-                                 reminder=REMINDER)
+    call = Call(identity=CallIdentity(call_sid="CA-rem2", stream_sid="MZ1", caller="+15550102000",
+                                      direction="outbound", reminder=REMINDER))
     async with call:
         await call.session.on_dtmf("2")
-        await until(lambda: len(call.chat.requests) == 1, what="the agent")
+        await call.until(lambda: len(call.chat.requests) == 1, what="the agent")
         assert call.chat.requests[0][-1] == {"role": "user", "content": "I need to reschedule the appointment."}
         assert "reminder call WE placed" in call.chat.requests[0][0]["content"]
+        assert call.chat.contexts[0] is not None and call.chat.contexts[0].reminder == REMINDER
 
 
 async def test_every_turn_tells_the_model_the_time_it_is_now() -> None:
@@ -277,11 +283,11 @@ async def test_every_turn_tells_the_model_the_time_it_is_now() -> None:
     with time_machine.travel(start, tick=True) as clock:
         async with Call() as call:
             call.say("first question")
-            await until(lambda: len(call.history) == 3, what="the first reply")
+            await call.until(lambda: len(call.history) == 3, what="the first reply")
             await call.idle()
             clock.shift(timedelta(hours=2))
             call.say("second question")
-            await until(lambda: len(call.history) == 5, what="the second reply")
+            await call.until(lambda: len(call.history) == 5, what="the second reply")
             first, second = (request[0]["content"] for request in call.chat.requests[:2])
     assert timezone.localtime(start).strftime("%-I:%M %p") in first
     later = timezone.localtime(start + timedelta(hours=2)).strftime("%-I:%M %p")

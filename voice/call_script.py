@@ -1,0 +1,61 @@
+"""The call script: what the agent says without asking the model (greetings, fixed phrases) and
+what each key of the keypad means.
+
+Fixed phrases are the same words for every caller, so their audio is synthesised once per process
+(`voice.phrases.PhraseCache`) and the apology is ready before anything can fail.
+"""
+
+from typing import Any
+
+from django.conf import settings
+
+from voice.call_record import CallIdentity
+from voice.turns import KeyPressed
+
+APOLOGY = ("I'm sorry, I'm having trouble on my end right now. "
+           "Would you like me to transfer you to someone at the front desk?")
+CANT_HEAR = "I'm sorry, I'm having trouble hearing you. Let me get you to someone at the front desk."
+STILL_THERE = "Are you still there?"
+GOODBYE_SILENT = "I'll let you go for now. Call us back any time. Goodbye."
+RESUMED = "Sorry about that, the line dropped for a moment. I'm back with you."
+FIXED_PHRASES = frozenset({APOLOGY, CANT_HEAR, STILL_THERE, GOODBYE_SILENT, RESUMED})
+
+# What a key press means, said in words to the agent (which then uses its tools as for speech).
+TALK_TO_A_PERSON = "I'd like to talk to a person."
+REMINDER_KEYS = {"2": "I need to reschedule the appointment.", "3": "I want to cancel the appointment.",
+                 "0": TALK_TO_A_PERSON}
+ANY_CALL_KEYS = {"0": TALK_TO_A_PERSON}
+CONFIRM_KEY = "1"  # on a reminder call: confirmed by the script itself, no model round trip
+
+
+def first_name(customer: dict[str, Any] | None) -> str:
+    return ((customer or {}).get("name") or "").split(" ")[0]
+
+
+def greeting(identity: CallIdentity) -> str:
+    """The first words of a call: the reminder it is about, or a welcome (by name when known)."""
+    name = first_name(identity.customer)
+    shop = settings.SHOP_NAME
+    if identity.reminder is not None:
+        r = identity.reminder
+        return (f"Hi{' ' + name if name else ''}, this is {shop} calling to remind you about your "
+                f"{r['service'].lower()} for your {r['vehicle']} on {r['when']}. Can you still make it? "
+                "You can also press 1 to confirm, 2 to reschedule, or 3 to cancel.")
+    if name:
+        return f"Hi {name}, thanks for calling {shop}. How can I help you today?"
+    return f"Thanks for calling {shop}. How can I help you today?"
+
+
+def reminder_confirmed(reminder: dict[str, Any]) -> str:
+    return f"Thank you, you're confirmed for {reminder.get('when')}. We'll see you then. Goodbye!"
+
+
+def key_pressed(digit: str, identity: CallIdentity) -> KeyPressed | None:
+    """The turn event for a key press, or None when the key means nothing on this call."""
+    if identity.reminder is not None:
+        if digit == CONFIRM_KEY:
+            return KeyPressed(said=None)
+        said = REMINDER_KEYS.get(digit)
+    else:
+        said = ANY_CALL_KEYS.get(digit)
+    return None if said is None else KeyPressed(said=said)
