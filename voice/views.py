@@ -1,13 +1,10 @@
 """Twilio's HTTP webhooks: answer a call with a media stream, hear how the stream and call ended."""
 
 import logging
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.twiml.voice_response import Connect, Dial, Parameter, Stream, VoiceResponse
@@ -15,29 +12,13 @@ from twilio.twiml.voice_response import Connect, Dial, Parameter, Stream, VoiceR
 from crm.phones import mask_phone, try_normalize_phone
 from crm.selectors import customer_get_by_phone
 from crm.services import call_log_start, call_log_status
-from voice.security import public_url, signature_valid, stream_token
+from telephony.signatures import public_url, twilio_only
+from telephony.tokens import stream_token
 from voice.state import session_key
 
 logger = logging.getLogger(__name__)
 
 MAX_STREAM_RECONNECTS = 3
-
-View = Callable[..., HttpResponse]
-
-
-def twilio_only(view: View) -> View:
-    """Answer 403 unless the request carries Twilio's valid signature for our public URL."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        url = public_url(request.get_full_path())
-        if not signature_valid(url, request.POST, request.headers.get("X-Twilio-Signature")):
-            logger.warning("rejected a webhook with a missing or forged Twilio signature: %s", request.path)
-            return HttpResponseForbidden("Invalid Twilio signature")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
 
 def twiml_response(response: VoiceResponse) -> HttpResponse:
     return HttpResponse(str(response), content_type="text/xml")

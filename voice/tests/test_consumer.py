@@ -13,8 +13,8 @@ from django.utils import timezone
 from crm.models import CallLog
 from crm.tests.factories import CustomerFactory
 from scheduling.shop import shop_timezone
+from telephony.tokens import stream_token
 from voice.consumers import PHRASES
-from voice.security import stream_token
 from voice.tests.peers.deepgram_server import FakeDeepgram, results, speech_started, utterance_end
 from voice.tests.peers.openai_server import ErrorReply, FakeOpenAI, TextReply, ToolCall, ToolCallsReply
 from voice.tests.peers.twilio_client import FakeTwilioCall
