@@ -2,41 +2,22 @@
 
 import logging
 
-from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from twilio.twiml.voice_response import Connect, Dial, Parameter, Stream, VoiceResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from crm.phones import mask_phone, try_normalize_phone
 from crm.selectors import customer_get_by_phone
 from crm.services import call_log_start, call_log_status
-from telephony.signatures import public_url, twilio_only
-from telephony.tokens import stream_token
+from telephony.signatures import twilio_only
+from telephony.twiml import front_desk_twiml, stream_twiml, twiml_response
 from voice.state import session_key
 
 logger = logging.getLogger(__name__)
 
 MAX_STREAM_RECONNECTS = 3
-
-def twiml_response(response: VoiceResponse) -> HttpResponse:
-    return HttpResponse(str(response), content_type="text/xml")
-
-
-def stream_twiml(call_sid: str, caller: str, direction: str, extra: dict[str, str] | None = None) -> VoiceResponse:
-    """`<Connect><Stream>` to the agent, with the caller, direction and a per-call token as parameters."""
-    response = VoiceResponse()
-    connect = Connect(action=public_url("/twilio/stream-ended"))
-    stream = Stream(url=public_url("/twilio/media", websocket=True))
-    stream.append(Parameter(name="caller", value=caller))
-    stream.append(Parameter(name="direction", value=direction))
-    stream.append(Parameter(name="token", value=stream_token(call_sid)))
-    for name, value in (extra or {}).items():
-        stream.append(Parameter(name=name, value=value))
-    connect.append(stream)
-    response.append(connect)
-    return response
 
 
 @csrf_exempt
@@ -65,14 +46,7 @@ def stream_ended(request: HttpRequest) -> HttpResponse:
     state = cache.get(session_key(call_sid)) or {}
     response = VoiceResponse()
     if state.get("transfer"):
-        if settings.FRONT_DESK_NUMBER:
-            dial = Dial(caller_id=request.POST.get("To") or None)
-            dial.number(settings.FRONT_DESK_NUMBER)
-            response.append(dial)
-        else:
-            response.say("Sorry, nobody can take your call right now. Please call us back later. Goodbye.")
-            response.hangup()
-        return twiml_response(response)
+        return twiml_response(front_desk_twiml(request.POST.get("To") or None))
     reconnects = int(state.get("reconnects", 0))
     if state.get("ended") or reconnects >= MAX_STREAM_RECONNECTS:
         response.hangup()

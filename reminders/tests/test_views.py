@@ -10,8 +10,8 @@ from reminders.models import ReminderAttempt, ReminderOutcome
 from reminders.services import send_reminders
 from reminders.tests.conftest import ALLOWED, BASE, TUESDAY
 from reminders.tests.factories import appointment_at
+from telephony.tests.twilio_rest import TwilioError
 from telephony.tokens import stream_token_valid
-from voice.tests.peers.twilio_rest import TwilioError
 
 pytestmark = pytest.mark.django_db
 

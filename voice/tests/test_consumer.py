@@ -316,7 +316,7 @@ async def test_a_reminder_call_states_the_appointment_and_the_keypad_confirms_it
 
 
 async def test_transfer_to_a_person_updates_the_live_call_to_dial_the_front_desk(application, peers, settings) -> None:
-    from voice.tests.peers.twilio_rest import FakeTwilioREST
+    from telephony.tests.twilio_rest import FakeTwilioREST
 
     dg, ai = peers
     ai.script(ToolCallsReply([ToolCall("transfer_to_human", {"reason": "asked for a person"})]),
