@@ -19,9 +19,9 @@ from crm.models import Appointment, CallLog, CallOutcome
 from crm.phones import mask_phone, try_normalize_phone
 from reminders.models import ReminderAttempt, ReminderOutcome
 from reminders.selectors import reminders_due, shop_tomorrow
+from scheduling.spoken import spoken_time
 from telephony.rest import twilio_client, update_call
 from telephony.signatures import public_url
-from voice.agent.speech import spoken_time
 
 __all__ = ["ReminderRun", "number_allowed", "reminder_call_status", "reminder_claim", "reminder_dial",
            "reminder_follow_call_log", "reminder_machine_detected", "reminders_due", "send_reminders",
