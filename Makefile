@@ -55,6 +55,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "autoshop",  # process-wide set-up (the fork guard for task workers)
     "scheduling",
     "crm",
     "voice",

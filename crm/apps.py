@@ -9,7 +9,4 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self) -> None:
-        from autoshop.db import install_fork_guard
         from crm import signals  # noqa: F401 - connects the receivers
-
-        install_fork_guard()  # forked task workers open their own database connections

@@ -11,7 +11,8 @@ from crm.admin import AppointmentAdmin
 from crm.models import ACTIVE_STATUSES, Appointment
 from reminders.models import ReminderAttempt, ReminderOutcome
 from reminders.selectors import shop_today
-from reminders.services import reminder_claim, reminder_dial, twilio_client
+from reminders.services import reminder_claim, reminder_dial
+from telephony.rest import twilio_client
 
 
 @admin.register(ReminderAttempt)

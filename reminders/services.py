@@ -13,24 +13,22 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from requests import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 from crm.models import Appointment, CallLog, CallOutcome
 from crm.phones import mask_phone, try_normalize_phone
 from reminders.models import ReminderAttempt, ReminderOutcome
 from reminders.selectors import reminders_due, shop_tomorrow
-from voice.agent.speech import spoken_time
-from voice.security import public_url
+from scheduling.spoken import spoken_time
+from telephony.rest import twilio_client, update_call
+from telephony.signatures import public_url
 
 __all__ = ["ReminderRun", "number_allowed", "reminder_call_status", "reminder_claim", "reminder_dial",
            "reminder_follow_call_log", "reminder_machine_detected", "reminders_due", "send_reminders",
-           "twilio_client", "voicemail_twiml"]
+           "voicemail_twiml"]
 
 logger = logging.getLogger(__name__)
 
-TWILIO_TIMEOUT_SECONDS = 10.0  # one slow request must not stall the whole morning's run
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 
@@ -45,20 +43,6 @@ class ReminderRun:
     skipped: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     already_claimed: list[int] = field(default_factory=list)
-
-
-def twilio_client() -> Client | None:
-    """A REST client from settings read now (`TWILIO_API_BASE_URL` points it elsewhere), or None
-    when Twilio is not configured. Requests time out and are never retried (a retried create could
-    place a second call)."""
-    sid, token = getattr(settings, "TWILIO_ACCOUNT_SID", ""), getattr(settings, "TWILIO_AUTH_TOKEN", "")
-    if not (sid and token):
-        return None
-    client = Client(sid, token, http_client=TwilioHttpClient(timeout=TWILIO_TIMEOUT_SECONDS))
-    base = getattr(settings, "TWILIO_API_BASE_URL", "")
-    if base:
-        client.api.base_url = base.rstrip("/")
-    return client
 
 
 def reminder_claim(*, appointment: Appointment, day: date) -> ReminderAttempt | None:
@@ -221,7 +205,7 @@ def reminder_machine_detected(*, attempt: ReminderAttempt, answered_by: str, cli
     try:
         if client is None:
             raise TwilioException("Twilio is not configured")
-        client.calls(attempt.call_sid).update(twiml=voicemail_twiml(attempt.appointment))
+        update_call(client, attempt.call_sid, voicemail_twiml(attempt.appointment))
     except (TwilioException, RequestException) as exc:
         logger.warning("reminder call %s: leaving the voicemail failed: %s", attempt.call_sid, type(exc).__name__)
         _record(attempt, ReminderOutcome.FAILED, f"voicemail not left: {type(exc).__name__}")

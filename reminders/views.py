@@ -7,7 +7,8 @@ from django.views.decorators.http import require_POST
 
 from reminders.models import ReminderAttempt
 from reminders.services import reminder_call_status, reminder_machine_detected
-from voice.views import stream_twiml, twilio_only, twiml_response
+from telephony.signatures import twilio_only
+from telephony.twiml import stream_twiml, twiml_response
 
 
 def _attempt(attempt_id: int, request: HttpRequest) -> ReminderAttempt:

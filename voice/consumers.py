@@ -11,16 +11,17 @@ from django.conf import settings
 from crm.phones import mask_phone
 from crm.selectors import acustomer_get_by_phone, appointment_for_reminder
 from crm.services import call_log_finish, call_log_start
+from scheduling.spoken import spoken_time
+from telephony.rest import transfer_call
+from telephony.signatures import public_url, signature_valid
+from telephony.tokens import stream_token_valid
 from voice import twilio_protocol as twilio
 from voice.agent.shop_tools import registry
-from voice.agent.speech import spoken_time
 from voice.call_record import CallIdentity, SessionStore
 from voice.call_script import FIXED_PHRASES
 from voice.phrases import PhraseCache
 from voice.providers.factory import make_chat, make_stt, make_tts
-from voice.security import public_url, signature_valid, stream_token_valid
 from voice.session import CallSession
-from voice.telephony import transfer_call
 
 logger = logging.getLogger(__name__)
 

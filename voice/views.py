@@ -1,61 +1,23 @@
 """Twilio's HTTP webhooks: answer a call with a media stream, hear how the stream and call ended."""
 
 import logging
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from twilio.twiml.voice_response import Connect, Dial, Parameter, Stream, VoiceResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from crm.phones import mask_phone, try_normalize_phone
 from crm.selectors import customer_get_by_phone
 from crm.services import call_log_start, call_log_status
-from voice.security import public_url, signature_valid, stream_token
+from telephony.signatures import twilio_only
+from telephony.twiml import front_desk_twiml, stream_twiml, twiml_response
 from voice.state import session_key
 
 logger = logging.getLogger(__name__)
 
 MAX_STREAM_RECONNECTS = 3
-
-View = Callable[..., HttpResponse]
-
-
-def twilio_only(view: View) -> View:
-    """Answer 403 unless the request carries Twilio's valid signature for our public URL."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        url = public_url(request.get_full_path())
-        if not signature_valid(url, request.POST, request.headers.get("X-Twilio-Signature")):
-            logger.warning("rejected a webhook with a missing or forged Twilio signature: %s", request.path)
-            return HttpResponseForbidden("Invalid Twilio signature")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def twiml_response(response: VoiceResponse) -> HttpResponse:
-    return HttpResponse(str(response), content_type="text/xml")
-
-
-def stream_twiml(call_sid: str, caller: str, direction: str, extra: dict[str, str] | None = None) -> VoiceResponse:
-    """`<Connect><Stream>` to the agent, with the caller, direction and a per-call token as parameters."""
-    response = VoiceResponse()
-    connect = Connect(action=public_url("/twilio/stream-ended"))
-    stream = Stream(url=public_url("/twilio/media", websocket=True))
-    stream.append(Parameter(name="caller", value=caller))
-    stream.append(Parameter(name="direction", value=direction))
-    stream.append(Parameter(name="token", value=stream_token(call_sid)))
-    for name, value in (extra or {}).items():
-        stream.append(Parameter(name=name, value=value))
-    connect.append(stream)
-    response.append(connect)
-    return response
 
 
 @csrf_exempt
@@ -84,14 +46,7 @@ def stream_ended(request: HttpRequest) -> HttpResponse:
     state = cache.get(session_key(call_sid)) or {}
     response = VoiceResponse()
     if state.get("transfer"):
-        if settings.FRONT_DESK_NUMBER:
-            dial = Dial(caller_id=request.POST.get("To") or None)
-            dial.number(settings.FRONT_DESK_NUMBER)
-            response.append(dial)
-        else:
-            response.say("Sorry, nobody can take your call right now. Please call us back later. Goodbye.")
-            response.hangup()
-        return twiml_response(response)
+        return twiml_response(front_desk_twiml(request.POST.get("To") or None))
     reconnects = int(state.get("reconnects", 0))
     if state.get("ended") or reconnects >= MAX_STREAM_RECONNECTS:
         response.hangup()

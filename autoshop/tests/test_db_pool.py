@@ -80,3 +80,12 @@ def test_pooling_refuses_persistent_connections_with_a_clear_message() -> None:
     assert "CONN_MAX_AGE must be 0 while DATABASE_POOL_SIZE > 0" in result.stderr
     assert _manage("check", DATABASE_URL="postgres://nobody@127.0.0.1:1/none", CONN_MAX_AGE="60",
                    DATABASE_POOL_SIZE="0").returncode == 0
+
+
+def test_the_fork_guard_is_installed_as_django_starts() -> None:
+    from django.apps import apps
+
+    from autoshop import db
+
+    assert apps.get_app_config("autoshop").name == "autoshop"
+    assert db._installed, "autoshop's AppConfig.ready() did not install the fork guard"

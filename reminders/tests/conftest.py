@@ -10,7 +10,7 @@ import time_machine
 from django.test import Client
 from twilio.request_validator import RequestValidator
 
-from voice.tests.peers.twilio_rest import FakeTwilioREST
+from telephony.tests.twilio_rest import FakeTwilioREST
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse

@@ -15,12 +15,12 @@ from reminders.services import (
     reminder_claim,
     reminder_dial,
     send_reminders,
-    twilio_client,
     voicemail_twiml,
 )
 from reminders.tests.conftest import ACCOUNT, ALLOWED, ALSO_ALLOWED, BASE, SHOP_NUMBER, STRANGER, TUESDAY
 from reminders.tests.factories import appointment_at
-from voice.tests.peers.twilio_rest import AUTHENTICATE, INVALID_TO, FakeTwilioREST
+from telephony.rest import twilio_client
+from telephony.tests.twilio_rest import AUTHENTICATE, INVALID_TO, FakeTwilioREST
 
 
 def run(**kwargs: Any) -> ReminderRun:
@@ -216,16 +216,6 @@ def test_without_twilio_settings_the_call_fails_and_says_why(twilio, settings) -
     assert twilio_client() is None
     assert run().failed == [appointment.pk]
     assert "not configured" in ReminderAttempt.objects.get().detail
-
-
-def test_the_client_factory_reads_the_api_base_url_when_called(settings) -> None:
-    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = ACCOUNT, "token"
-    settings.TWILIO_API_BASE_URL = "http://127.0.0.1:9/"
-    local = twilio_client()
-    assert local is not None and local.api.base_url == "http://127.0.0.1:9"
-    settings.TWILIO_API_BASE_URL = ""
-    default = twilio_client()
-    assert default is not None and default.api.base_url == "https://api.twilio.com"
 
 
 @pytest.mark.django_db

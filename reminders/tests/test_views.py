@@ -10,8 +10,8 @@ from reminders.models import ReminderAttempt, ReminderOutcome
 from reminders.services import send_reminders
 from reminders.tests.conftest import ALLOWED, BASE, TUESDAY
 from reminders.tests.factories import appointment_at
-from voice.security import stream_token_valid
-from voice.tests.peers.twilio_rest import TwilioError
+from telephony.tests.twilio_rest import TwilioError
+from telephony.tokens import stream_token_valid
 
 pytestmark = pytest.mark.django_db
 

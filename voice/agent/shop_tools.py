@@ -30,7 +30,8 @@ from crm.services import (
 from scheduling.availability import Interval, free_starts
 from scheduling.calendars import get_calendar
 from scheduling.shop import WEEKDAY_KEYS, opening_hours, shop_timezone
-from voice.agent.speech import spoken_day, spoken_price, spoken_time
+from scheduling.spoken import spoken_day, spoken_time
+from voice.agent.speech import spoken_price
 from voice.agent.tools import ToolContext, ToolError, ToolRegistry
 
 logger = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from django.utils import timezone
 from crm.models import CallLog
 from crm.tests.factories import CustomerFactory
 from scheduling.shop import shop_timezone
+from telephony.tokens import stream_token
 from voice.consumers import PHRASES
-from voice.security import stream_token
 from voice.tests.peers.deepgram_server import FakeDeepgram, results, speech_started, utterance_end
 from voice.tests.peers.openai_server import ErrorReply, FakeOpenAI, TextReply, ToolCall, ToolCallsReply
 from voice.tests.peers.twilio_client import FakeTwilioCall
@@ -316,7 +316,7 @@ async def test_a_reminder_call_states_the_appointment_and_the_keypad_confirms_it
 
 
 async def test_transfer_to_a_person_updates_the_live_call_to_dial_the_front_desk(application, peers, settings) -> None:
-    from voice.tests.peers.twilio_rest import FakeTwilioREST
+    from telephony.tests.twilio_rest import FakeTwilioREST
 
     dg, ai = peers
     ai.script(ToolCallsReply([ToolCall("transfer_to_human", {"reason": "asked for a person"})]),

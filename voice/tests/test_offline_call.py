@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from crm.models import Appointment, CallLog
 from crm.tests.factories import VehicleFactory
+from telephony.tokens import stream_token
 from voice.providers.offline_speech import OfflineTTS
-from voice.security import stream_token
 from voice.tests.peers.twilio_client import SILENCE, FakeTwilioCall
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ from twilio.request_validator import RequestValidator
 
 from crm.models import CallLog
 from crm.tests.factories import CallLogFactory, CustomerFactory
-from voice.security import stream_token_valid
+from telephony.tokens import stream_token_valid
 from voice.state import session_key
 
 if TYPE_CHECKING:

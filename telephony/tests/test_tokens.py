@@ -2,13 +2,12 @@
 
 import pytest
 
-from voice.security import public_url, stream_token, stream_token_valid
+from telephony.tokens import stream_token, stream_token_valid
 
 
 @pytest.fixture(autouse=True)
 def _token(settings) -> None:
     settings.TWILIO_AUTH_TOKEN = "test-auth-token"
-    settings.PUBLIC_BASE_URL = "https://shop.example.com"
 
 
 def test_token_is_valid_for_its_own_call_only() -> None:
@@ -31,7 +30,3 @@ def test_tampered_expiry_is_refused() -> None:
     expires, mac = stream_token("CA111", now=1000.0).split(".")
     assert not stream_token_valid(f"{int(expires) + 3600}.{mac}", "CA111", now=1000.0)
 
-
-def test_public_urls_follow_the_configured_origin() -> None:
-    assert public_url("/twilio/voice") == "https://shop.example.com/twilio/voice"
-    assert public_url("/twilio/media", websocket=True) == "wss://shop.example.com/twilio/media"

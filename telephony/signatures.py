@@ -1,21 +1,21 @@
 """Is this request really from Twilio? Signatures on webhooks and on the media-stream upgrade,
-and a short-lived per-call token that binds a media stream to the webhook that started it."""
+checked against the public URL Twilio used."""
 
-import hmac
 import logging
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
-from django.utils.crypto import salted_hmac
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from twilio.request_validator import RequestValidator
 
 logger = logging.getLogger(__name__)
 
-STREAM_TOKEN_TTL = 120  # seconds from the webhook's answer to the stream's `start`
 _warned = False
+
+View = Callable[..., HttpResponse]
 
 
 def checks_enabled() -> bool:
@@ -51,23 +51,15 @@ def signature_valid(url: str, params: Mapping[str, Any] | None, signature: str |
         return False
 
 
-def stream_token(call_sid: str, now: float | None = None) -> str:
-    """A token for `call_sid`, valid for STREAM_TOKEN_TTL seconds, sent as a `<Parameter>`."""
-    expires = int((now if now is not None else time.time()) + STREAM_TOKEN_TTL)
-    return f"{expires}.{_mac(call_sid, expires)}"
+def twilio_only(view: View) -> View:
+    """Answer 403 unless the request carries Twilio's valid signature for our public URL."""
 
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        url = public_url(request.get_full_path())
+        if not signature_valid(url, request.POST, request.headers.get("X-Twilio-Signature")):
+            logger.warning("rejected a webhook with a missing or forged Twilio signature: %s", request.path)
+            return HttpResponseForbidden("Invalid Twilio signature")
+        return view(request, *args, **kwargs)
 
-def stream_token_valid(token: str | None, call_sid: str, now: float | None = None) -> bool:
-    """True when `token` was minted by `stream_token` for this very call and has not expired."""
-    if not checks_enabled():
-        return True
-    if not token or "." not in token:
-        return False
-    expires_text, _, mac = token.partition(".")
-    if not expires_text.isdigit() or int(expires_text) < (now if now is not None else time.time()):
-        return False
-    return hmac.compare_digest(mac, _mac(call_sid, int(expires_text)))
-
-
-def _mac(call_sid: str, expires: int) -> str:
-    return salted_hmac("voice.stream-token", f"{call_sid}:{expires}", algorithm="sha256").hexdigest()
+    return wrapper
