@@ -1,7 +1,7 @@
 """The service advisors' screens: find a customer however the number is typed, browse the day."""
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 from django.contrib import admin
@@ -15,7 +15,7 @@ from django_q.tasks import async_task
 
 from crm.models import Appointment, CalendarSync, CallLog, Customer, Vehicle
 from crm.phones import try_normalize_phone
-from scheduling.shop import shop_timezone
+from scheduling.shop import day_window, shop_today
 
 
 def _phone_search(queryset: QuerySet, search_term: str, field: str) -> QuerySet:
@@ -136,13 +136,11 @@ class AppointmentDayFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        tz = shop_timezone()
-        today = timezone.now().astimezone(tz).date()
-        midnight = datetime.combine(today, datetime.min.time(), tzinfo=tz)
+        today = shop_today()
         ranges = {
-            "today": (midnight, midnight + timedelta(days=1)),
-            "tomorrow": (midnight + timedelta(days=1), midnight + timedelta(days=2)),
-            "next7": (timezone.now(), midnight + timedelta(days=8)),
+            "today": day_window(today),
+            "tomorrow": day_window(today + timedelta(days=1)),
+            "next7": (timezone.now(), day_window(today + timedelta(days=7))[1]),
         }
         value = self.value()
         if value in ranges:

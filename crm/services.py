@@ -1,7 +1,7 @@
 """Writes with side effects on CRM data."""
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +27,7 @@ from crm.selectors import appointment_intervals_booked, customer_cache_forget
 from crm.vins import normalize_vin, validate_vin
 from scheduling.availability import Interval, why_not_bookable
 from scheduling.calendars import CalendarEvent, event_id_for, get_calendar
-from scheduling.shop import shop_timezone
+from scheduling.shop import day_window, shop_timezone
 
 logger = logging.getLogger(__name__)
 
@@ -145,15 +145,9 @@ def _lock_day(start: datetime) -> None:
 BOOKING_LOCK_NAMESPACE = 4242  # first key of the advisory lock pair: "appointment booking"
 
 
-def _day_bounds(moment: datetime) -> tuple[datetime, datetime]:
-    tz = shop_timezone()
-    day = moment.astimezone(tz).date()
-    return (datetime.combine(day, time.min, tzinfo=tz), datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz))
-
-
 def _check_bookable(start: datetime, duration: timedelta, blocked: list[Interval],
                     exclude_id: int | None = None) -> None:
-    day_start, day_end = _day_bounds(start)
+    day_start, day_end = day_window(start.astimezone(shop_timezone()).date())
     booked = appointment_intervals_booked(start=day_start, end=day_end, exclude_id=exclude_id)
     reason = why_not_bookable(start, duration, booked=booked, blocked=blocked, now=timezone.now())
     if reason:
