@@ -74,7 +74,7 @@ def appointment_for_reminder(appointment_id: int, phone: str | None) -> dict[str
         "appointment_id": appointment.pk,
         "service": appointment.get_service_type_display(),
         "scheduled_at": appointment.scheduled_at,
-        "vehicle": f"{vehicle.year} {vehicle.make} {vehicle.model}".strip() if vehicle else "car",
+        "vehicle": vehicle.label if vehicle else "car",
     }
 
 

@@ -224,7 +224,7 @@ def appointment_confirm(*, appointment: Appointment) -> Appointment:
 def _calendar_event(appointment: Appointment) -> CalendarEvent:
     customer = appointment.customer
     vehicle = appointment.vehicle
-    car = f"{vehicle.year} {vehicle.make} {vehicle.model}".strip() if vehicle else "vehicle not given"
+    car = vehicle.label if vehicle else "vehicle not given"
     return CalendarEvent(
         event_id=event_id_for(appointment.pk),
         summary=f"{appointment.get_service_type_display()}: {customer.name or customer.phone}",
