@@ -93,6 +93,28 @@ def test_appointment_search_finds_customer_by_phone(staff_client: Client) -> Non
     assert list(response.context["cl"].result_list) == [appointment]
 
 
+def test_vehicle_search_finds_the_owner_by_phone(staff_client: Client) -> None:
+    vehicle = VehicleFactory.create(customer=CustomerFactory.create(phone="+15550104444"))
+    VehicleFactory.create()
+    response = staff_client.get(_changelist(Vehicle), {"q": "555.010.4444"})
+    assert list(response.context["cl"].result_list) == [vehicle]
+
+
+@pytest.mark.parametrize("side", ["from_number", "to_number"])
+def test_call_log_search_finds_either_end_of_the_call_by_phone(staff_client: Client, side: str) -> None:
+    call = CallLogFactory.create(**{side: "+15550104444"})
+    CallLogFactory.create(from_number="+15550109999", to_number="+15550108888")
+    response = staff_client.get(_changelist(CallLog), {"q": "(555) 010-4444"})
+    assert list(response.context["cl"].result_list) == [call]
+
+
+def test_a_search_that_is_no_phone_number_finds_by_the_other_fields_only(staff_client: Client) -> None:
+    wanted = CustomerFactory.create(name="Ned Flanders", phone="+15550102000")
+    CustomerFactory.create(name="Someone Else")
+    response = staff_client.get(_changelist(Customer), {"q": "  Flanders  "})
+    assert list(response.context["cl"].result_list) == [wanted]
+
+
 def test_customer_page_shows_vehicles_appointments_and_calls(staff_client: Client) -> None:
     appointment = AppointmentFactory.create(notes="Squeaky brakes")
     CallLogFactory.create(customer=appointment.customer)
