@@ -5,16 +5,15 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin
-from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString
-from django_q.tasks import async_task
 
 from crm.models import Appointment, CalendarSync, CallLog, Customer, Vehicle
 from crm.phones import try_normalize_phone
+from crm.services import appointment_sync_calendar_on_commit
 from scheduling.shop import day_window, shop_today
 
 if TYPE_CHECKING:
@@ -168,10 +167,10 @@ class AppointmentAdmin(PhoneSearchMixin, admin.ModelAdmin):
     ordering = ("-scheduled_at",)
 
     def save_model(self, request: HttpRequest, obj: Appointment, form: Any, change: bool) -> None:
-        """Staff edits win (they may overbook on purpose); the calendar follows in the background."""
+        """Staff edits win (they may overbook on purpose); the calendar follows once the edit is committed."""
         obj.calendar_sync = CalendarSync.PENDING
         super().save_model(request, obj, form, change)
-        transaction.on_commit(lambda: async_task("crm.tasks.sync_appointment_calendar", obj.pk))
+        appointment_sync_calendar_on_commit(appointment_id=obj.pk)
 
 
 @admin.register(CallLog)
