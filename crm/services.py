@@ -181,7 +181,7 @@ def appointment_book(*, customer: Customer, service_type: str, start: datetime, 
         raise BookingError("That car isn't on your record.")
     key = idempotency_key[:128]
     if key:
-        replayed = Appointment.objects.filter(idempotency_key=key).first()
+        replayed = Appointment.objects.select_related("vehicle").filter(idempotency_key=key).first()
         if replayed is not None:
             return replayed
     blocked = _blocks_on_day_of(start)
@@ -189,7 +189,7 @@ def appointment_book(*, customer: Customer, service_type: str, start: datetime, 
     with transaction.atomic():
         _lock_day(start)
         if key:
-            replayed = Appointment.objects.filter(idempotency_key=key).first()
+            replayed = Appointment.objects.select_related("vehicle").filter(idempotency_key=key).first()
             if replayed is not None:  # the same request, booked by another worker while we fetched the blocks
                 return replayed
         _check_bookable(start, info.duration, blocked)
@@ -218,12 +218,17 @@ def appointment_book_for_caller(*, phone: str, customer_id: int | None, service_
                             notes=notes, idempotency_key=idempotency_key)
 
 
+def _locked(appointment_id: int) -> Appointment:
+    """The appointment row, locked for this transaction, with its vehicle (callers describe the car)."""
+    return Appointment.objects.select_for_update(of=("self",)).select_related("vehicle").get(pk=appointment_id)
+
+
 def appointment_reschedule(*, appointment: Appointment, start: datetime) -> Appointment:
     """Move an active appointment to a new start, with the same capacity rules as a booking."""
     blocked = _blocks_on_day_of(start)
     with transaction.atomic():
         _lock_day(start)
-        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        appointment = _locked(appointment.pk)
         if appointment.status not in ACTIVE_STATUSES:
             raise BookingError("That appointment is no longer active.")
         if appointment.scheduled_at == start:
@@ -240,7 +245,7 @@ def appointment_reschedule(*, appointment: Appointment, start: datetime) -> Appo
 def appointment_cancel(*, appointment: Appointment) -> Appointment:
     """Cancel an active appointment (idempotent); its calendar event goes once the change is committed."""
     with transaction.atomic():
-        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        appointment = _locked(appointment.pk)
         if appointment.status == AppointmentStatus.CANCELLED:
             return appointment
         if appointment.status not in ACTIVE_STATUSES:
