@@ -1,7 +1,7 @@
 """Writes with side effects on CRM data."""
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -144,16 +144,21 @@ def _lock_day(start: datetime) -> None:
     """Serialise bookings for one shop day. Postgres: a transaction-scoped advisory lock; SQLite:
     transactions are IMMEDIATE (settings), so writers already queue for the database lock."""
     if connection.vendor == "postgresql":
-        day = start.astimezone(shop_timezone()).date()
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [BOOKING_LOCK_NAMESPACE, day.toordinal()])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                           [BOOKING_LOCK_NAMESPACE, _shop_day(start).toordinal()])
 
 
 BOOKING_LOCK_NAMESPACE = 4242  # first key of the advisory lock pair: "appointment booking"
 
 
+def _shop_day(start: datetime) -> date:
+    return start.astimezone(shop_timezone()).date()
+
+
 def _day_of(start: datetime) -> tuple[datetime, datetime]:
-    return day_window(start.astimezone(shop_timezone()).date())
+    """The shop day `start` falls on, as aware bounds."""
+    return day_window(_shop_day(start))
 
 
 def _blocks_on_day_of(start: datetime) -> list[Interval]:
