@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -70,7 +70,7 @@ def run() -> None:
     )
     from crm.services import BookingError, appointment_book
     from scheduling.availability import free_starts
-    from scheduling.shop import shop_timezone
+    from scheduling.shop import day_window, shop_today
 
     call_command("migrate", interactive=False, verbosity=0)
     call_command("seed_crm", "--seed", "7", stdout=StringIO(), stderr=StringIO())
@@ -98,21 +98,20 @@ def run() -> None:
 
     asyncio.run(from_event_loop())
 
-    tz = shop_timezone()
-    today = timezone.now().astimezone(tz).date()
+    today = shop_today()
     days = [today + timedelta(days=d) for d in range(1, 15) if (today + timedelta(days=d)).weekday() < 5]
 
     def availability(i: int) -> None:
         day = days[i % len(days)]
-        lo = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-        booked = appointment_intervals_booked(start=lo, end=lo + timedelta(days=1))
+        start, end = day_window(day)
+        booked = appointment_intervals_booked(start=start, end=end)
         free_starts(start_day=day, end_day=day, duration=SERVICE_MENU["oil_change"].duration, booked=booked,
                     blocked=[], now=timezone.now())
 
     timed("availability for one day", 500, availability)
 
     customers = list(Customer.objects.order_by("?")[:400])
-    slots = [datetime.combine(day, datetime.min.time(), tzinfo=tz).replace(hour=h, minute=m)
+    slots = [day_window(day)[0].replace(hour=h, minute=m)
              for day in days for h in range(8, 17) for m in (0, 30)]
     refused: Counter[str] = Counter()
 

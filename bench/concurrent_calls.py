@@ -40,7 +40,7 @@ import autoshop.asgi  # noqa: E402, F401 - the web process's own start: Django, 
 logging.disable(logging.INFO)  # one line per call start and end would drown the figures
 
 from voice import twilio_protocol as twilio  # noqa: E402
-from voice.agent.registry import registry  # noqa: E402
+from voice.agent.shop_tools import registry  # noqa: E402
 from voice.phrases import PhraseCache  # noqa: E402
 from voice.providers.base import TranscriptReceived  # noqa: E402
 from voice.session import CallInfo, CallSession, SessionConfig  # noqa: E402

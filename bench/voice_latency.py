@@ -24,7 +24,7 @@ import django
 
 django.setup()
 
-from voice.agent.registry import registry  # noqa: E402
+from voice.agent.shop_tools import registry  # noqa: E402
 from voice.phrases import PhraseCache  # noqa: E402
 from voice.providers.base import SpeechStarted, TextDelta, TranscriptReceived  # noqa: E402
 from voice.session import CallInfo, CallSession, SessionConfig  # noqa: E402

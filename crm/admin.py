@@ -1,29 +1,43 @@
 """The service advisors' screens: find a customer however the number is typed, browse the day."""
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin
-from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString
-from django_q.tasks import async_task
 
 from crm.models import Appointment, CalendarSync, CallLog, Customer, Vehicle
 from crm.phones import try_normalize_phone
-from scheduling.shop import shop_timezone
+from crm.services import appointment_sync_calendar_on_commit
+from scheduling.shop import day_window, shop_today
+
+if TYPE_CHECKING:
+    _AdminBase = admin.ModelAdmin  # what the mixin's super() is, for mypy
+else:
+    _AdminBase = object
 
 
-def _phone_search(queryset: QuerySet, search_term: str, field: str) -> QuerySet:
-    """Rows whose `field` equals the E.164 form of `search_term`, if it reads as a phone number."""
-    phone = try_normalize_phone(search_term)
-    if phone is None:
-        return queryset.none()
-    return queryset.filter(**{field: phone})
+class PhoneSearchMixin(_AdminBase):
+    """Admin search that also finds a phone number however it is typed ("(555) 010-2000", "555.010.2000"):
+    rows whose `phone_search_fields` equal the term's E.164 form are added to the ordinary results."""
+
+    phone_search_fields: tuple[str, ...] = ()
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        results, may_have_duplicates = super().get_search_results(request, queryset, term)
+        phone = try_normalize_phone(term) if term else None
+        if phone is not None and self.phone_search_fields:
+            same_number = Q()
+            for field in self.phone_search_fields:
+                same_number |= Q(**{field: phone})
+            results = results | queryset.filter(same_number)
+        return results, may_have_duplicates
 
 
 class VehicleInline(admin.TabularInline):
@@ -74,10 +88,11 @@ class CallLogInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
     list_display = ("name", "phone", "email", "city", "vehicle_count", "created_at")
     search_fields = ("name", "email", "=vehicles__vin", "vehicles__license_plate")
     search_help_text = "Phone (any format), name, email, VIN or licence plate."
+    phone_search_fields = ("phone",)
     list_filter = ("state", "is_demo")
     readonly_fields = ("created_at", "updated_at")
     inlines = (VehicleInline, AppointmentInline, CallLogInline)
@@ -94,31 +109,18 @@ class CustomerAdmin(admin.ModelAdmin):
     def vehicle_count(self, obj: Customer) -> int:
         return obj._vehicle_count  # type: ignore[attr-defined]
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        by_phone = _phone_search(queryset, term, "phone")
-        results, may_have_duplicates = super().get_search_results(request, queryset, term)
-        return results | by_phone, may_have_duplicates
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(admin.ModelAdmin):
+class VehicleAdmin(PhoneSearchMixin, admin.ModelAdmin):
     list_display = ("vin", "year", "make", "model", "license_plate", "customer")
     list_select_related = ("customer",)
     search_fields = ("=vin", "license_plate", "make", "model", "customer__name")
     search_help_text = "VIN, licence plate, make, model, owner's name or phone."
+    phone_search_fields = ("customer__phone",)
     list_filter = ("make",)
     autocomplete_fields = ("customer",)
     readonly_fields = ("created_at", "updated_at")
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        term = search_term.strip()
-        results, may_have_duplicates = super().get_search_results(request, queryset, term)
-        if term:
-            results = results | _phone_search(queryset, term, "customer__phone")
-        return results, may_have_duplicates
 
 
 class AppointmentDayFilter(admin.SimpleListFilter):
@@ -136,13 +138,11 @@ class AppointmentDayFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        tz = shop_timezone()
-        today = timezone.now().astimezone(tz).date()
-        midnight = datetime.combine(today, datetime.min.time(), tzinfo=tz)
+        today = shop_today()
         ranges = {
-            "today": (midnight, midnight + timedelta(days=1)),
-            "tomorrow": (midnight + timedelta(days=1), midnight + timedelta(days=2)),
-            "next7": (timezone.now(), midnight + timedelta(days=8)),
+            "today": day_window(today),
+            "tomorrow": day_window(today + timedelta(days=1)),
+            "next7": (timezone.now(), day_window(today + timedelta(days=7))[1]),
         }
         value = self.value()
         if value in ranges:
@@ -154,33 +154,27 @@ class AppointmentDayFilter(admin.SimpleListFilter):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(PhoneSearchMixin, admin.ModelAdmin):
     list_display = ("scheduled_at", "service_type", "status", "customer", "vehicle", "total_cost")
     list_select_related = ("customer", "vehicle")
     list_filter = ("status", "service_type", AppointmentDayFilter)
     date_hierarchy = "scheduled_at"
     search_fields = ("customer__name", "=vehicle__vin", "vehicle__license_plate")
     search_help_text = "Customer phone (any format) or name, VIN or licence plate."
+    phone_search_fields = ("customer__phone",)
     autocomplete_fields = ("customer", "vehicle")
     readonly_fields = ("calendar_event_id", "calendar_sync", "idempotency_key", "created_at", "updated_at")
     ordering = ("-scheduled_at",)
 
     def save_model(self, request: HttpRequest, obj: Appointment, form: Any, change: bool) -> None:
-        """Staff edits win (they may overbook on purpose); the calendar follows in the background."""
+        """Staff edits win (they may overbook on purpose); the calendar follows once the edit is committed."""
         obj.calendar_sync = CalendarSync.PENDING
         super().save_model(request, obj, form, change)
-        transaction.on_commit(lambda: async_task("crm.tasks.sync_appointment_calendar", obj.pk))
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        term = search_term.strip()
-        results, may_have_duplicates = super().get_search_results(request, queryset, term)
-        if term:
-            results = results | _phone_search(queryset, term, "customer__phone")
-        return results, may_have_duplicates
+        appointment_sync_calendar_on_commit(appointment_id=obj.pk)
 
 
 @admin.register(CallLog)
-class CallLogAdmin(admin.ModelAdmin):
+class CallLogAdmin(PhoneSearchMixin, admin.ModelAdmin):
     """Calls are records of what happened: staff read them, nobody edits them."""
 
     list_display = ("started_at", "direction", "caller", "customer", "duration", "outcome")
@@ -188,6 +182,7 @@ class CallLogAdmin(admin.ModelAdmin):
     list_filter = ("direction", "outcome")
     date_hierarchy = "started_at"
     search_fields = ("call_sid", "customer__name")
+    phone_search_fields = ("from_number", "to_number")
     fields = ("call_sid", "direction", "customer", "from_number", "to_number", "started_at", "duration", "outcome",
               "conversation", "latency_table")
     readonly_fields = fields
@@ -203,14 +198,6 @@ class CallLogAdmin(admin.ModelAdmin):
     @admin.display(description="Latency per turn (ms)")
     def latency_table(self, obj: CallLog) -> SafeString:
         return SafeString(render_to_string("crm/latency.html", {"turns": obj.latency or []}))
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        term = search_term.strip()
-        results, may_have_duplicates = super().get_search_results(request, queryset, term)
-        phone = try_normalize_phone(term) if term else None
-        if phone:
-            results = results | queryset.filter(Q(from_number=phone) | Q(to_number=phone))
-        return results, may_have_duplicates
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -66,7 +66,13 @@ class Vehicle(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.year} {self.make} {self.model} ({self.vin})".replace("  ", " ")
+        return f"{self.label} ({self.vin})"
+
+    @property
+    def label(self) -> str:
+        """How people name the car: "2019 Honda Civic" (no model: "2019 Honda")."""
+        parts = (str(self.year) if self.year else "", self.make.strip(), self.model.strip())
+        return " ".join(part for part in parts if part)
 
     def clean(self) -> None:
         if self.vin:

@@ -1,14 +1,18 @@
 """Reads of CRM data, tuned for the phone path."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.cache import cache, caches
 from django.db import close_old_connections
+from django.db.models import QuerySet
+from django.utils import timezone
 
-from crm.models import ACTIVE_STATUSES, SERVICE_MENU, Appointment, Customer
-from scheduling.availability import Interval
+from crm.models import ACTIVE_STATUSES, SERVICE_MENU, Appointment, CalendarSync, Customer, Vehicle
+from scheduling.availability import Interval, free_starts
+from scheduling.calendars import staff_blocks
+from scheduling.shop import day_window
 
 CUSTOMER_CACHE_TTL = 300  # seconds in the shared cache (edits drop the entry at once)
 LOCAL_TTL = 30  # seconds in each process's own cache: another worker's edit shows within this
@@ -61,6 +65,50 @@ def customer_cache_forget(phone: str) -> None:
     caches["local"].delete(customer_cache_key(phone))
 
 
+def customer_get_for_caller(*, phone: str | None, customer_id: int | None = None) -> Customer | None:
+    """The caller's own record: the one the call already knows (by id), else the one with their verified number."""
+    if customer_id:
+        return Customer.objects.filter(pk=customer_id).first()
+    if phone:
+        return Customer.objects.filter(phone=phone).first()
+    return None
+
+
+def vehicle_list_for_customer(*, customer_id: int) -> list[Vehicle]:
+    """The customer's cars on record, oldest entry first."""
+    return list(Vehicle.objects.filter(customer_id=customer_id).order_by("pk"))
+
+
+def appointment_get_for_customer(*, customer_id: int, appointment_id: int) -> Appointment | None:
+    """One appointment, only if it is this customer's (with its vehicle)."""
+    return (Appointment.objects.select_related("vehicle")
+            .filter(pk=appointment_id, customer_id=customer_id).first())
+
+
+def _upcoming(customer_id: int) -> QuerySet[Appointment]:
+    return Appointment.objects.filter(customer_id=customer_id, status__in=ACTIVE_STATUSES,
+                                      scheduled_at__gte=timezone.now())
+
+
+def appointment_list_upcoming(*, customer_id: int, limit: int = 10) -> list[Appointment]:
+    """The customer's active appointments from now on, soonest first (with their vehicles)."""
+    return list(_upcoming(customer_id).select_related("vehicle").order_by("scheduled_at")[:limit])
+
+
+def appointment_count_upcoming(*, customer_id: int) -> int:
+    """How many active appointments the customer has from now on."""
+    return _upcoming(customer_id).count()
+
+
+def appointment_free_starts(*, service_type: str, first_day: date, last_day: date) -> list[datetime]:
+    """Every bookable start for a service between two shop days (inclusive): the shop's hours and bays,
+    what is booked, and the staff blocks on the shared calendar (none when it is unreachable)."""
+    start, end = day_window(first_day)[0], day_window(last_day)[1]
+    return free_starts(start_day=first_day, end_day=last_day, duration=SERVICE_MENU[service_type].duration,
+                       booked=appointment_intervals_booked(start=start, end=end), blocked=staff_blocks(start, end),
+                       now=timezone.now())
+
+
 def appointment_for_reminder(appointment_id: int, phone: str | None) -> dict[str, Any] | None:
     """The appointment a reminder call is about, only if it belongs to the number being called."""
     from crm.models import ACTIVE_STATUSES, Appointment
@@ -74,7 +122,7 @@ def appointment_for_reminder(appointment_id: int, phone: str | None) -> dict[str
         "appointment_id": appointment.pk,
         "service": appointment.get_service_type_display(),
         "scheduled_at": appointment.scheduled_at,
-        "vehicle": f"{vehicle.year} {vehicle.make} {vehicle.model}".strip() if vehicle else "car",
+        "vehicle": vehicle.label if vehicle else "car",
     }
 
 
@@ -91,3 +139,10 @@ def appointment_intervals_booked(*, start: datetime, end: datetime, exclude_id: 
         rows = rows.exclude(pk=exclude_id)
     return [Interval(at, at + duration) for at, duration in rows.values_list("scheduled_at", "duration")
             if at + duration > start]
+
+
+def appointment_ids_calendar_unsynced(*, limit: int = 200) -> list[int]:
+    """Appointments whose calendar event is not in step with the row (waiting, or the calendar failed), oldest
+    change first."""
+    return list(Appointment.objects.exclude(calendar_sync=CalendarSync.SYNCED).order_by("updated_at")
+                .values_list("pk", flat=True)[:limit])

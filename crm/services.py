@@ -1,7 +1,8 @@
 """Writes with side effects on CRM data."""
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -23,11 +24,11 @@ from crm.models import (
     Vehicle,
 )
 from crm.phones import normalize_phone
-from crm.selectors import appointment_intervals_booked, customer_cache_forget
+from crm.selectors import appointment_intervals_booked, customer_cache_forget, customer_get_for_caller
 from crm.vins import normalize_vin, validate_vin
 from scheduling.availability import Interval, why_not_bookable
-from scheduling.calendars import CalendarEvent, event_id_for, get_calendar
-from scheduling.shop import shop_timezone
+from scheduling.calendars import CalendarEvent, event_id_for, get_calendar, staff_blocks
+from scheduling.shop import day_window, shop_timezone
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,12 @@ def customer_for_phone(*, phone: str, name: str = "") -> Customer:
     return customer
 
 
+def customer_for_caller(*, phone: str, customer_id: int | None = None) -> Customer:
+    """The caller's own record: the one the call already knows, else the one with their number, created
+    on first contact."""
+    return customer_get_for_caller(phone=phone, customer_id=customer_id) or customer_for_phone(phone=phone)
+
+
 def customer_update(*, customer: Customer, name: str | None = None, email: str | None = None) -> Customer:
     """Change what the caller told us about themselves (validated like an admin edit)."""
     if name is not None:
@@ -98,7 +105,7 @@ def customer_update(*, customer: Customer, name: str | None = None, email: str |
     if email is not None:
         customer.email = email.strip()
     customer.full_clean(exclude=["phone"])
-    customer.save()
+    customer.save()  # the post_save receiver drops the cached phone lookup
     return customer
 
 
@@ -137,23 +144,32 @@ def _lock_day(start: datetime) -> None:
     """Serialise bookings for one shop day. Postgres: a transaction-scoped advisory lock; SQLite:
     transactions are IMMEDIATE (settings), so writers already queue for the database lock."""
     if connection.vendor == "postgresql":
-        day = start.astimezone(shop_timezone()).date()
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [BOOKING_LOCK_NAMESPACE, day.toordinal()])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                           [BOOKING_LOCK_NAMESPACE, _shop_day(start).toordinal()])
 
 
 BOOKING_LOCK_NAMESPACE = 4242  # first key of the advisory lock pair: "appointment booking"
 
 
-def _day_bounds(moment: datetime) -> tuple[datetime, datetime]:
-    tz = shop_timezone()
-    day = moment.astimezone(tz).date()
-    return (datetime.combine(day, time.min, tzinfo=tz), datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz))
+def _shop_day(start: datetime) -> date:
+    return start.astimezone(shop_timezone()).date()
+
+
+def _day_of(start: datetime) -> tuple[datetime, datetime]:
+    """The shop day `start` falls on, as aware bounds."""
+    return day_window(_shop_day(start))
+
+
+def _blocks_on_day_of(start: datetime) -> list[Interval]:
+    """The staff blocks on the day of `start`: a network call, so made before any transaction opens
+    (it must not hold the booking lock)."""
+    return staff_blocks(*_day_of(start))
 
 
 def _check_bookable(start: datetime, duration: timedelta, blocked: list[Interval],
                     exclude_id: int | None = None) -> None:
-    day_start, day_end = _day_bounds(start)
+    day_start, day_end = _day_of(start)
     booked = appointment_intervals_booked(start=day_start, end=day_end, exclude_id=exclude_id)
     reason = why_not_bookable(start, duration, booked=booked, blocked=blocked, now=timezone.now())
     if reason:
@@ -161,54 +177,80 @@ def _check_bookable(start: datetime, duration: timedelta, blocked: list[Interval
 
 
 def appointment_book(*, customer: Customer, service_type: str, start: datetime, vehicle: Vehicle | None = None,
-                     notes: str = "", idempotency_key: str = "", blocked: list[Interval] | None = None) -> Appointment:
-    """Book a service, never beyond the shop's bays. The same `idempotency_key` returns the same row.
-
-    `blocked` are the shared calendar's staff blocks for that day, fetched by the caller before the
-    transaction (a network call must not hold the booking lock)."""
+                     notes: str = "", idempotency_key: str = "") -> Appointment:
+    """Book a service, never beyond the shop's bays nor into a staff block; the calendar follows once the
+    row is committed. The same `idempotency_key` returns the same row."""
     if service_type not in SERVICE_MENU:
         raise BookingError("We don't offer that service; I can read you the service menu.")
     if vehicle is not None and vehicle.customer_id != customer.pk:
         raise BookingError("That car isn't on your record.")
+    key = idempotency_key[:128]
+    if key:
+        replayed = Appointment.objects.select_related("vehicle").filter(idempotency_key=key).first()
+        if replayed is not None:
+            return replayed
+    blocked = _blocks_on_day_of(start)
     info = SERVICE_MENU[service_type]
     with transaction.atomic():
         _lock_day(start)
-        if idempotency_key:
-            existing = Appointment.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return existing
-        _check_bookable(start, info.duration, blocked or [])
+        if key:
+            replayed = Appointment.objects.select_related("vehicle").filter(idempotency_key=key).first()
+            if replayed is not None:  # the same request, booked by another worker while we fetched the blocks
+                return replayed
+        _check_bookable(start, info.duration, blocked)
         appointment = Appointment(customer=customer, vehicle=vehicle, service_type=service_type, scheduled_at=start,
                                   duration=info.duration, total_cost=info.price, notes=notes[:2000],
-                                  idempotency_key=idempotency_key[:128], status=AppointmentStatus.SCHEDULED,
+                                  idempotency_key=key, status=AppointmentStatus.SCHEDULED,
                                   calendar_sync=CalendarSync.PENDING)
         appointment.full_clean()
         appointment.save()
+        appointment_sync_calendar_on_commit(appointment_id=appointment.pk)
     return appointment
 
 
-def appointment_reschedule(*, appointment: Appointment, start: datetime,
-                           blocked: list[Interval] | None = None) -> Appointment:
+def appointment_book_for_caller(*, phone: str, customer_id: int | None, service_type: str, start: datetime,
+                                vehicle_id: int | None = None, notes: str = "",
+                                idempotency_key: str = "") -> Appointment:
+    """A phone caller books: their own record (created on first contact), one of their own cars, then
+    `appointment_book`. Raises `BookingError` with a reason fit to say on the phone."""
+    customer = customer_for_caller(phone=phone, customer_id=customer_id)
+    vehicle = None
+    if vehicle_id is not None:
+        vehicle = Vehicle.objects.filter(pk=vehicle_id, customer=customer).first()
+        if vehicle is None:
+            raise BookingError("That car isn't on the caller's record; pick one of their cars.")
+    return appointment_book(customer=customer, service_type=service_type, start=start, vehicle=vehicle,
+                            notes=notes, idempotency_key=idempotency_key)
+
+
+def _locked(appointment_id: int) -> Appointment:
+    """The appointment row, locked for this transaction, with its vehicle (callers describe the car)."""
+    return Appointment.objects.select_for_update(of=("self",)).select_related("vehicle").get(pk=appointment_id)
+
+
+def appointment_reschedule(*, appointment: Appointment, start: datetime) -> Appointment:
     """Move an active appointment to a new start, with the same capacity rules as a booking."""
+    blocked = _blocks_on_day_of(start)
     with transaction.atomic():
         _lock_day(start)
-        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        appointment = _locked(appointment.pk)
         if appointment.status not in ACTIVE_STATUSES:
             raise BookingError("That appointment is no longer active.")
         if appointment.scheduled_at == start:
             return appointment
-        _check_bookable(start, appointment.duration, blocked or [], exclude_id=appointment.pk)
+        _check_bookable(start, appointment.duration, blocked, exclude_id=appointment.pk)
         appointment.scheduled_at = start
         appointment.status = AppointmentStatus.SCHEDULED
         appointment.calendar_sync = CalendarSync.PENDING
         appointment.save(update_fields=["scheduled_at", "status", "calendar_sync", "updated_at"])
+        appointment_sync_calendar_on_commit(appointment_id=appointment.pk)
     return appointment
 
 
 def appointment_cancel(*, appointment: Appointment) -> Appointment:
-    """Cancel an active appointment (idempotent)."""
+    """Cancel an active appointment (idempotent); its calendar event goes once the change is committed."""
     with transaction.atomic():
-        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        appointment = _locked(appointment.pk)
         if appointment.status == AppointmentStatus.CANCELLED:
             return appointment
         if appointment.status not in ACTIVE_STATUSES:
@@ -216,6 +258,7 @@ def appointment_cancel(*, appointment: Appointment) -> Appointment:
         appointment.status = AppointmentStatus.CANCELLED
         appointment.calendar_sync = CalendarSync.PENDING
         appointment.save(update_fields=["status", "calendar_sync", "updated_at"])
+        appointment_sync_calendar_on_commit(appointment_id=appointment.pk)
     return appointment
 
 
@@ -227,10 +270,13 @@ def appointment_confirm(*, appointment: Appointment) -> Appointment:
     return appointment
 
 
+# --- the calendar mirror ------------------------------------------------------------------------------
+
+
 def _calendar_event(appointment: Appointment) -> CalendarEvent:
     customer = appointment.customer
     vehicle = appointment.vehicle
-    car = f"{vehicle.year} {vehicle.make} {vehicle.model}".strip() if vehicle else "vehicle not given"
+    car = vehicle.label if vehicle else "vehicle not given"
     return CalendarEvent(
         event_id=event_id_for(appointment.pk),
         summary=f"{appointment.get_service_type_display()}: {customer.name or customer.phone}",
@@ -240,11 +286,28 @@ def _calendar_event(appointment: Appointment) -> CalendarEvent:
     )
 
 
-def appointment_sync_calendar(*, appointment_id: int) -> bool:
-    """Bring the calendar in line with the appointment row (the source of truth). False: try later."""
-    appointment = Appointment.objects.select_related("customer", "vehicle").get(pk=appointment_id)
-    calendar = get_calendar()
+def _calendar_retry_schedule(appointment_id: int) -> None:
+    """One more try in a minute (django-q2 runs `crm.tasks.sync_appointment_calendar`)."""
+    from django_q.models import Schedule
+
+    Schedule.objects.create(name=f"calendar-sync-{appointment_id}-{timezone.now().timestamp():.0f}",
+                            func="crm.tasks.sync_appointment_calendar", args=str(appointment_id),
+                            schedule_type=Schedule.ONCE, next_run=timezone.now() + CALENDAR_RETRY_AFTER)
+
+
+CALENDAR_RETRY_AFTER = timedelta(minutes=1)
+
+
+def appointment_sync_calendar(*, appointment_id: int, retry_later: bool = True) -> bool:
+    """Bring the calendar in line with the appointment row (the source of truth). The only path to the
+    calendar: services (on commit), the admin's save, the retry and the five-minute sweep all come here.
+    False: the calendar failed; the row stays unsynced for the sweep and, with `retry_later`, a retry in
+    a minute is scheduled (the retry and the sweep pass False: they are the retry)."""
+    appointment = Appointment.objects.select_related("customer", "vehicle").filter(pk=appointment_id).first()
+    if appointment is None:  # deleted by staff before its sync ran: nothing to mirror
+        return True
     try:
+        calendar = get_calendar()
         if appointment.status in ACTIVE_STATUSES:
             event_id = calendar.upsert_event(_calendar_event(appointment))
         else:
@@ -253,10 +316,19 @@ def appointment_sync_calendar(*, appointment_id: int) -> bool:
     except Exception as exc:  # noqa: BLE001 - any calendar failure: keep the booking, retry later
         logger.warning("calendar sync of appointment %s failed (%s); will retry", appointment_id, type(exc).__name__)
         Appointment.objects.filter(pk=appointment_id).update(calendar_sync=CalendarSync.FAILED)
+        if retry_later:
+            _calendar_retry_schedule(appointment_id)
         return False
     Appointment.objects.filter(pk=appointment_id, updated_at=appointment.updated_at).update(
         calendar_event_id=event_id, calendar_sync=CalendarSync.SYNCED)
     return True
+
+
+def appointment_sync_calendar_on_commit(*, appointment_id: int) -> None:
+    """Queue `appointment_sync_calendar` for when the current transaction commits (never on a rollback):
+    the row is in the database before the calendar hears of it. A failure there is logged, never raised
+    into the caller whose change already stands."""
+    transaction.on_commit(partial(appointment_sync_calendar, appointment_id=appointment_id), robust=True)
 
 
 def appointment_confirm_for_reminder(*, appointment_id: int, phone: str) -> Appointment | None:

@@ -1,37 +1,26 @@
 """django-q2 entry points for CRM work (ids in, services called)."""
 
 import logging
-from datetime import timedelta
 
-from django.utils import timezone
 from django_q.models import Schedule
 
-from crm.models import Appointment, CalendarSync
+from crm.selectors import appointment_ids_calendar_unsynced
 from crm.services import appointment_sync_calendar
 
 logger = logging.getLogger(__name__)
 
-RETRY_AFTER = timedelta(minutes=1)
 SWEEP_SCHEDULE = "calendar-sync-sweep"
 
 
 def sync_appointment_calendar(appointment_id: int) -> bool:
-    """Push one appointment to the calendar."""
-    return appointment_sync_calendar(appointment_id=appointment_id)
+    """The one-minute retry of one appointment's calendar sync (the sweep catches it if this fails too)."""
+    return appointment_sync_calendar(appointment_id=appointment_id, retry_later=False)
 
 
 def sync_pending_calendar_events(limit: int = 200) -> int:
     """Retry every appointment whose calendar event is not in step (calendar was down). Returns how many synced."""
-    ids = list(Appointment.objects.exclude(calendar_sync=CalendarSync.SYNCED).order_by("updated_at")
-               .values_list("pk", flat=True)[:limit])
-    return sum(appointment_sync_calendar(appointment_id=pk) for pk in ids)
-
-
-def schedule_calendar_retry(appointment_id: int) -> None:
-    """Try this appointment's calendar sync again in a minute (the sweep also catches it)."""
-    Schedule.objects.create(name=f"calendar-sync-{appointment_id}-{timezone.now().timestamp():.0f}",
-                            func="crm.tasks.sync_appointment_calendar", args=str(appointment_id),
-                            schedule_type=Schedule.ONCE, next_run=timezone.now() + RETRY_AFTER)
+    ids = appointment_ids_calendar_unsynced(limit=limit)
+    return sum(appointment_sync_calendar(appointment_id=pk, retry_later=False) for pk in ids)
 
 
 def ensure_calendar_sweep() -> Schedule:

@@ -10,8 +10,8 @@ from django.utils import timezone
 from crm.admin import AppointmentAdmin
 from crm.models import ACTIVE_STATUSES, Appointment
 from reminders.models import ReminderAttempt, ReminderOutcome
-from reminders.selectors import shop_today
 from reminders.services import reminder_claim, reminder_dial
+from scheduling.shop import shop_today
 from telephony.rest import twilio_client
 
 

@@ -3,11 +3,10 @@
 import logging
 
 from django.conf import settings
-from django.utils import timezone
 from django_q.models import Schedule
 
 from reminders.services import send_reminders
-from scheduling.shop import shop_timezone
+from scheduling.shop import shop_now
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +18,7 @@ CALLING_HOURS = range(8, 20)  # shop-local hours in which a scheduled run may di
 
 def send_daily_reminders() -> dict[str, int | str]:
     """The daily run: remind everyone booked tomorrow (shop time). Safe to run twice."""
-    now = timezone.now().astimezone(shop_timezone())
+    now = shop_now()
     if now.hour not in CALLING_HOURS:
         logger.warning("daily reminder run at %s shop time is outside calling hours; nobody called", f"{now:%H:%M}")
         return {"skipped": "outside calling hours"}

@@ -189,6 +189,16 @@ def _google_credentials() -> Any:
                        scopes=SCOPES)
 
 
+def staff_blocks(start: datetime, end: datetime) -> list[Interval]:
+    """Times staff closed on the shared calendar in [start, end); none when the calendar is unreachable or
+    misconfigured, so availability and bookings rest on the shop's own records instead of failing with it."""
+    try:
+        return get_calendar().blocked(start, end)
+    except Exception as exc:  # noqa: BLE001 - availability must not die with the calendar
+        logger.warning("calendar unavailable for availability (%s); using the shop's own records", type(exc).__name__)
+        return []
+
+
 def get_calendar() -> CalendarBackend:
     """The calendar named by CALENDAR_BACKEND (read now, not at import)."""
     name = settings.CALENDAR_BACKEND

@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils import timezone
 
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -20,6 +21,23 @@ class OpeningHours:
 def shop_timezone() -> ZoneInfo:
     """The shop's timezone: every time the agent hears, says or stores is read in it."""
     return ZoneInfo(settings.SHOP_TIMEZONE)
+
+
+def shop_now() -> datetime:
+    """Now, on the shop's wall clock (aware, in the shop's timezone)."""
+    return timezone.now().astimezone(shop_timezone())
+
+
+def shop_today() -> date:
+    """Today as the shop counts it (its own timezone, not UTC or the server's)."""
+    return shop_now().date()
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    """The aware start and end (next midnight) of one shop day: 23 or 25 hours long on DST change days."""
+    tz = shop_timezone()
+    return (datetime.combine(day, time.min, tzinfo=tz),
+            datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz))
 
 
 def _parse_hours(text: str) -> OpeningHours | None:

@@ -93,6 +93,28 @@ def test_appointment_search_finds_customer_by_phone(staff_client: Client) -> Non
     assert list(response.context["cl"].result_list) == [appointment]
 
 
+def test_vehicle_search_finds_the_owner_by_phone(staff_client: Client) -> None:
+    vehicle = VehicleFactory.create(customer=CustomerFactory.create(phone="+15550104444"))
+    VehicleFactory.create()
+    response = staff_client.get(_changelist(Vehicle), {"q": "555.010.4444"})
+    assert list(response.context["cl"].result_list) == [vehicle]
+
+
+@pytest.mark.parametrize("side", ["from_number", "to_number"])
+def test_call_log_search_finds_either_end_of_the_call_by_phone(staff_client: Client, side: str) -> None:
+    call = CallLogFactory.create(**{side: "+15550104444"})
+    CallLogFactory.create(from_number="+15550109999", to_number="+15550108888")
+    response = staff_client.get(_changelist(CallLog), {"q": "(555) 010-4444"})
+    assert list(response.context["cl"].result_list) == [call]
+
+
+def test_a_search_that_is_no_phone_number_finds_by_the_other_fields_only(staff_client: Client) -> None:
+    wanted = CustomerFactory.create(name="Ned Flanders", phone="+15550102000")
+    CustomerFactory.create(name="Someone Else")
+    response = staff_client.get(_changelist(Customer), {"q": "  Flanders  "})
+    assert list(response.context["cl"].result_list) == [wanted]
+
+
 def test_customer_page_shows_vehicles_appointments_and_calls(staff_client: Client) -> None:
     appointment = AppointmentFactory.create(notes="Squeaky brakes")
     CallLogFactory.create(customer=appointment.customer)
@@ -139,8 +161,8 @@ def test_appointment_filters_by_status_and_service(staff_client: Client) -> None
     assert list(response.context["cl"].result_list) == [wanted]
 
 
-def test_staff_can_edit_an_appointment(staff_client: Client) -> None:
-    appointment = AppointmentFactory.create()
+def _edit(staff_client: Client, appointment: Appointment) -> None:
+    """Post the appointment's change form as an advisor would: a new service, confirmed, with a note."""
     url = reverse("admin:crm_appointment_change", args=[appointment.pk])
     local = timezone.localtime(appointment.scheduled_at)
     response = staff_client.post(url, {
@@ -152,10 +174,25 @@ def test_staff_can_edit_an_appointment(staff_client: Client) -> None:
         "reminder_attempts-MIN_NUM_FORMS": "0", "reminder_attempts-MAX_NUM_FORMS": "1000",
     })
     assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def test_staff_can_edit_an_appointment(staff_client: Client) -> None:
+    appointment = AppointmentFactory.create()
+    _edit(staff_client, appointment)
     appointment.refresh_from_db()
     assert (appointment.status, appointment.service_type, appointment.notes) == (
         "confirmed", "brake_inspection", "Customer waits")
-    assert appointment.calendar_sync == "pending"  # the calendar follows in the background
+    assert appointment.calendar_sync == "pending"  # the calendar follows once the edit is committed
+
+
+def test_a_staff_edit_reaches_the_calendar_once_it_is_committed(staff_client: Client,
+                                                                 django_capture_on_commit_callbacks) -> None:
+    appointment = AppointmentFactory.create(calendar_sync="synced")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        _edit(staff_client, appointment)
+    assert len(callbacks) == 1
+    appointment.refresh_from_db()
+    assert appointment.calendar_sync == "synced" and appointment.calendar_event_id
 
 
 def _seed_many(count: int) -> None:

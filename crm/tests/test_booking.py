@@ -7,18 +7,21 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
+from django_q.models import Schedule
 
-from crm.models import Appointment, AppointmentStatus, CalendarSync
+from crm.models import Appointment, AppointmentStatus, CalendarSync, Customer
 from crm.services import (
     BookingError,
     appointment_book,
+    appointment_book_for_caller,
     appointment_cancel,
     appointment_reschedule,
     appointment_sync_calendar,
 )
-from crm.tasks import sync_pending_calendar_events
+from crm.tasks import sync_appointment_calendar, sync_pending_calendar_events
 from crm.tests.factories import CustomerFactory, VehicleFactory
+from scheduling.calendars import BuiltinCalendar
 
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=NY)  # a Monday morning
@@ -36,6 +39,19 @@ def _shop(settings) -> None:
 def frozen():
     with time_machine.travel(NOW, tick=False):
         yield
+
+
+@pytest.fixture
+def google(settings):
+    """The shop calendar is a local fake of Google's API (real client code, a real HTTP server)."""
+    from scheduling.tests.google_server import FakeGoogleCalendar
+
+    with FakeGoogleCalendar() as fake:
+        settings.CALENDAR_BACKEND = "google"
+        settings.GOOGLE_CLIENT_ID, settings.GOOGLE_CLIENT_SECRET = "client", "secret"
+        settings.GOOGLE_REFRESH_TOKEN, settings.GOOGLE_CALENDAR_ID = "refresh", "shop@example.com"
+        settings.GOOGLE_CALENDAR_API_URL, settings.GOOGLE_TOKEN_URI = fake.api_url, fake.token_url
+        yield fake
 
 
 @pytest.mark.django_db
@@ -163,3 +179,134 @@ def test_many_simultaneous_bookings_for_one_slot_respect_the_bays() -> None:
     assert sorted(outcomes) == ["booked"] * 2 + ["full"] * 10
     assert Appointment.objects.filter(scheduled_at=TUESDAY_10).count() == 2
 
+
+
+# --- the calendar follows each committed change, once, through one function -------------------------------
+
+
+@pytest.mark.django_db
+def test_a_booking_reaches_the_calendar_once_and_only_after_it_commits(
+        frozen, google, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        appointment = appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10)
+        assert google.events == {}  # not before the row is committed
+    assert len(callbacks) == 1
+    appointment.refresh_from_db()
+    assert appointment.calendar_sync == CalendarSync.SYNCED
+    assert list(google.events) == [appointment.calendar_event_id]
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_booking_never_reaches_the_calendar(frozen, google, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10)
+            raise RuntimeError("the surrounding transaction fails after the booking")
+    assert callbacks == []
+    assert google.events == {} and not Appointment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_replayed_booking_queues_no_second_sync(frozen, django_capture_on_commit_callbacks) -> None:
+    customer = CustomerFactory.create()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        first = appointment_book(customer=customer, service_type="oil_change", start=TUESDAY_10, idempotency_key="k")
+        again = appointment_book(customer=customer, service_type="oil_change", start=TUESDAY_10, idempotency_key="k")
+    assert again.pk == first.pk and len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_reschedule_and_cancel_each_queue_one_sync_and_no_ops_queue_none(
+        frozen, django_capture_on_commit_callbacks) -> None:
+    appointment = appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        appointment_reschedule(appointment=appointment, start=TUESDAY_10)  # the same time: nothing changes
+        appointment_reschedule(appointment=appointment, start=TUESDAY_10 + timedelta(hours=1))
+        appointment_cancel(appointment=appointment)
+        appointment_cancel(appointment=appointment)  # already cancelled
+    assert len(callbacks) == 2
+    appointment.refresh_from_db()
+    assert appointment.calendar_sync == CalendarSync.SYNCED
+
+
+@pytest.mark.django_db
+def test_a_calendar_outage_schedules_one_retry_and_the_retry_and_sweep_add_none(frozen, google) -> None:
+    appointment = appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10)
+    google.fail_next(400, times=10)  # refused outright: no backoff
+    assert appointment_sync_calendar(appointment_id=appointment.pk) is False
+    retries = Schedule.objects.filter(func="crm.tasks.sync_appointment_calendar")
+    assert [retry.args for retry in retries] == [str(appointment.pk)]
+    assert sync_appointment_calendar(appointment.pk) is False  # the retry itself, calendar still down
+    assert sync_pending_calendar_events() == 0
+    assert retries.count() == 1
+    appointment.refresh_from_db()
+    assert (appointment.status, appointment.calendar_sync) == (AppointmentStatus.SCHEDULED, CalendarSync.FAILED)
+    google.fail_next(None)
+    assert sync_appointment_calendar(appointment.pk) is True
+
+
+# --- a phone caller books ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_first_time_caller_gets_a_record_with_the_booking(frozen) -> None:
+    appointment = appointment_book_for_caller(phone="+15550102000", customer_id=None, service_type="oil_change",
+                                              start=TUESDAY_10, notes="rattle", idempotency_key="CA1:oil")
+    customer = Customer.objects.get(phone="+15550102000")
+    assert appointment.customer_id == customer.pk and appointment.notes == "rattle"
+
+
+@pytest.mark.django_db
+def test_a_known_caller_books_for_their_own_record_and_car(frozen) -> None:
+    vehicle = VehicleFactory.create(customer__phone="+15550102000")
+    appointment = appointment_book_for_caller(phone="+15550102000", customer_id=vehicle.customer_id,
+                                              service_type="oil_change", start=TUESDAY_10, vehicle_id=vehicle.pk)
+    assert (appointment.customer_id, appointment.vehicle_id) == (vehicle.customer_id, vehicle.pk)
+    assert Customer.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_caller_cannot_book_someone_elses_car(frozen) -> None:
+    theirs = VehicleFactory.create()
+    with pytest.raises(BookingError, match="record"):
+        appointment_book_for_caller(phone="+15550102000", customer_id=None, service_type="oil_change",
+                                    start=TUESDAY_10, vehicle_id=theirs.pk)
+    assert not Appointment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_staff_blocks_on_the_calendar_close_the_shop_to_callers(frozen, google) -> None:
+    google.blocks = [{"start": "2026-11-24T09:00:00-05:00", "end": "2026-11-24T12:00:00-05:00"}]
+    with pytest.raises(BookingError, match="closed to bookings"):
+        appointment_book_for_caller(phone="+15550102000", customer_id=None, service_type="oil_change",
+                                    start=TUESDAY_10)
+    moved_from = appointment_book(customer=CustomerFactory.create(), service_type="oil_change",
+                                  start=TUESDAY_10 + timedelta(hours=3))
+    with pytest.raises(BookingError, match="closed to bookings"):
+        appointment_reschedule(appointment=moved_from, start=TUESDAY_10)
+
+
+@pytest.mark.django_db
+def test_a_calendar_down_while_booking_still_books_on_the_shops_records(frozen, google) -> None:
+    google.fail_next(400, times=10)
+    appointment = appointment_book_for_caller(phone="+15550102000", customer_id=None, service_type="oil_change",
+                                              start=TUESDAY_10)
+    assert Appointment.objects.get() == appointment
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_blocks_are_read_before_the_booking_transaction_opens(frozen, monkeypatch) -> None:
+    """A network call inside the transaction would hold the day's booking lock while it waits."""
+    in_transaction: list[bool] = []
+
+    def blocked(self, start, end):
+        in_transaction.append(connection.in_atomic_block)
+        return []
+
+    monkeypatch.setattr(BuiltinCalendar, "blocked", blocked)
+    appointment = appointment_book_for_caller(phone="+15550102000", customer_id=None, service_type="oil_change",
+                                              start=TUESDAY_10)
+    appointment_reschedule(appointment=appointment, start=TUESDAY_10 + timedelta(hours=1))
+    assert in_transaction == [False, False]
+    appointment.refresh_from_db()
+    assert appointment.calendar_sync == CalendarSync.SYNCED  # committed, then synced, with no test help

@@ -128,3 +128,14 @@ def test_customer_deletion_keeps_call_logs() -> None:
     call.customer.delete()
     call.refresh_from_db()
     assert call.customer_id is None
+
+
+@pytest.mark.parametrize(("year", "make", "model", "label"), [
+    (2019, "Honda", "Civic", "2019 Honda Civic"),
+    (2019, "Honda", "", "2019 Honda"),
+    (2019, "Honda ", " Civic ", "2019 Honda Civic"),
+])
+def test_a_vehicle_is_named_by_year_make_and_model(year: int, make: str, model: str, label: str) -> None:
+    vehicle = Vehicle(year=year, make=make, model=model, vin="1HGCM82633A004352")
+    assert vehicle.label == label
+    assert str(vehicle) == f"{label} (1HGCM82633A004352)"

@@ -22,7 +22,7 @@ from crm.phones import normalize_phone
 from crm.selectors import customer_get_by_phone
 from crm.tests.factories import AppointmentFactory, CustomerFactory, VehicleFactory
 from crm.vins import is_valid_vin
-from scheduling.shop import bays, opening_window, shop_timezone, slot_length
+from scheduling.shop import bays, day_window, opening_window, shop_timezone, slot_length
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ def seed(*args: str, **options: Any) -> tuple[str, str]:
 
 def anchor() -> datetime:
     """Midnight at the start of TODAY in the shop's timezone: past is before it, upcoming after."""
-    return datetime.combine(date.fromisoformat(TODAY), datetime.min.time(), tzinfo=shop_timezone())
+    return day_window(date.fromisoformat(TODAY))[0]
 
 
 def snapshot() -> tuple[list[tuple], list[tuple], list[tuple]]:

@@ -5,9 +5,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 
-from reminders.selectors import day_bounds, reminders_due, shop_tomorrow
+from reminders.selectors import reminders_due, shop_tomorrow
 from reminders.tests.conftest import ALLOWED, NY, TUESDAY
 from reminders.tests.factories import ReminderAttemptFactory, appointment_at
+from scheduling.shop import day_window
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def test_an_appointment_already_claimed_for_the_day_is_not_due_again(twilio) -> 
 
 def test_the_autumn_dst_day_has_twenty_five_hours_and_all_of_them_count(twilio) -> None:
     sunday = date(2026, 11, 1)  # clocks go back at 02:00
-    start, end = day_bounds(sunday)
+    start, end = day_window(sunday)
     assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=25)  # aware, real hours
     first = appointment_at(sunday, 0, 15, phone=ALLOWED)
     last = appointment_at(sunday, 23, 30, phone="+15550102001")
@@ -55,7 +56,7 @@ def test_the_autumn_dst_day_has_twenty_five_hours_and_all_of_them_count(twilio) 
 
 def test_the_spring_dst_day_has_twenty_three_hours_and_ends_at_local_midnight(twilio) -> None:
     sunday = date(2026, 3, 8)  # clocks go forward at 02:00
-    start, end = day_bounds(sunday)
+    start, end = day_window(sunday)
     assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=23)  # aware, real hours
     last = appointment_at(sunday, 23, 30, phone=ALLOWED)
     appointment_at(sunday + timedelta(days=1), 0, 30, phone="+15550102001")

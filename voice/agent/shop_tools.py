@@ -1,40 +1,42 @@
 """The shop's tools: what the phone agent can look up and change.
 
-Every tool acts for the caller's own verified phone number (from Twilio, in `ToolContext`), never
-for a number or customer id the model writes: the model can only reach the caller's own records.
-Blocking work (database, calendar) runs in worker threads, never on the event loop.
+Each tool parses what the model sent, calls crm's selectors and services, and sums up the result for
+the model. It acts for the caller in its `ToolScope` (the verified number from Twilio), never for a
+number or customer id the model writes: the model can only reach the caller's own records. Blocking
+work (database, calendar) runs in worker threads, never on the event loop.
 """
 
-import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
-from crm.models import ACTIVE_STATUSES, SERVICE_MENU, Appointment, Customer, ServiceType, Vehicle
-from crm.selectors import appointment_intervals_booked, customer_cache_forget
+from crm.models import ACTIVE_STATUSES, SERVICE_MENU, Appointment, CallOutcome, Customer, ServiceType, Vehicle
+from crm.selectors import (
+    appointment_count_upcoming,
+    appointment_free_starts,
+    appointment_get_for_customer,
+    appointment_list_upcoming,
+    customer_get_for_caller,
+    vehicle_list_for_customer,
+)
 from crm.services import (
     BookingError,
-    appointment_book,
+    appointment_book_for_caller,
     appointment_cancel,
     appointment_confirm,
     appointment_reschedule,
-    appointment_sync_calendar,
-    customer_for_phone,
+    customer_for_caller,
     customer_update,
     vehicle_add,
 )
-from scheduling.availability import Interval, free_starts
-from scheduling.calendars import get_calendar
-from scheduling.shop import WEEKDAY_KEYS, opening_hours, shop_timezone
+from scheduling.shop import WEEKDAY_KEYS, opening_hours, shop_now, shop_timezone, shop_today
 from scheduling.spoken import spoken_day, spoken_time
 from voice.agent.speech import spoken_price
-from voice.agent.tools import ToolContext, ToolError, ToolRegistry
-
-logger = logging.getLogger(__name__)
+from voice.agent.tool_registry import ToolError, ToolRegistry, ToolResult
+from voice.call_record import CallIntent, ToolScope
 
 registry = ToolRegistry()
 
@@ -50,25 +52,7 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
     return {"type": "object", "properties": properties, "required": required or [], "additionalProperties": False}
 
 
-# --- helpers -------------------------------------------------------------------------------------------
-
-
-def _customer(context: ToolContext) -> Customer | None:
-    if context.customer_id:
-        return Customer.objects.filter(pk=context.customer_id).first()
-    if context.caller_phone:
-        customer = Customer.objects.filter(phone=context.caller_phone).first()
-        if customer:
-            context.customer_id = customer.pk
-        return customer
-    return None
-
-
-def _require_customer(context: ToolContext) -> Customer:
-    customer = _customer(context)
-    if customer is None:
-        raise ToolError("This caller has no record yet. Ask for their name and save it with update_customer first.")
-    return customer
+# --- parsing what the model sent ---------------------------------------------------------------------------
 
 
 def _id_arg(args: dict[str, Any], field: str, source: str) -> int:
@@ -111,13 +95,44 @@ def _service(args: dict[str, Any]) -> str:
     return service
 
 
-def _blocked(start: datetime, end: datetime) -> list[Interval]:
-    """Staff blocks on the shared calendar; if the calendar is unreachable, book on the database alone."""
-    try:
-        return get_calendar().blocked(start, end)
-    except Exception as exc:  # noqa: BLE001 - availability must not die with the calendar
-        logger.warning("calendar unavailable for availability (%s); using the shop's own records", type(exc).__name__)
-        return []
+def _require_confirmation(args: dict[str, Any], what: str) -> None:
+    if args.get("caller_confirmed") is not True:
+        raise ToolError(f"Before you {what}, read the details back to the caller and ask them to confirm; "
+                        "then call again with caller_confirmed true.")
+
+
+# --- the caller's own records ------------------------------------------------------------------------------
+
+
+def _customer(scope: ToolScope) -> Customer | None:
+    customer = customer_get_for_caller(phone=scope.caller_phone, customer_id=scope.customer_id)
+    if customer is not None:
+        scope.customer_id = customer.pk
+    return customer
+
+
+def _require_customer(scope: ToolScope) -> Customer:
+    customer = _customer(scope)
+    if customer is None:
+        raise ToolError("This caller has no record yet. Ask for their name and save it with update_customer first.")
+    return customer
+
+
+def _own_appointment(scope: ToolScope, args: dict[str, Any]) -> Appointment:
+    customer = _require_customer(scope)
+    appointment_id = _id_arg(args, "appointment_id", "list_appointments")
+    appointment = appointment_get_for_customer(customer_id=customer.pk, appointment_id=appointment_id)
+    if appointment is None:
+        raise ToolError("No such appointment on this caller's record; use list_appointments.")
+    return appointment
+
+
+def _changed(scope: ToolScope, appointment: Appointment) -> None:
+    if appointment.pk not in scope.facts.changed_ids:
+        scope.facts.changed_ids.append(appointment.pk)
+
+
+# --- summaries for the model -------------------------------------------------------------------------------
 
 
 def _appointment_summary(appointment: Appointment) -> dict[str, Any]:
@@ -127,113 +142,104 @@ def _appointment_summary(appointment: Appointment) -> dict[str, Any]:
         "service": appointment.get_service_type_display(),
         "when": spoken_time(appointment.scheduled_at),
         "start": appointment.scheduled_at.astimezone(shop_timezone()).strftime("%Y-%m-%dT%H:%M"),
-        "vehicle": f"{vehicle.year} {vehicle.make} {vehicle.model}".strip() if vehicle else None,
+        "vehicle": vehicle.label if vehicle else None,
         "status": appointment.status,
     }
 
 
-def _own_appointment(context: ToolContext, args: dict[str, Any]) -> Appointment:
-    customer = _require_customer(context)
-    appointment_id = _id_arg(args, "appointment_id", "list_appointments")
-    appointment = Appointment.objects.select_related("vehicle").filter(pk=appointment_id, customer=customer).first()
-    if appointment is None:
-        raise ToolError("No such appointment on this caller's record; use list_appointments.")
-    return appointment
+def _vehicle_summary(vehicle: Vehicle) -> dict[str, Any]:
+    return {"vehicle_id": vehicle.pk, "description": vehicle.label, "license_plate": vehicle.license_plate,
+            "vin_last6": vehicle.vin[-6:]}
 
 
-def _require_confirmation(args: dict[str, Any], what: str) -> None:
-    if args.get("caller_confirmed") is not True:
-        raise ToolError(f"Before you {what}, read the details back to the caller and ask them to confirm; "
-                        "then call again with caller_confirmed true.")
-
-
-def _sync(appointment_id: int) -> None:
-    """Put the change in the calendar now; if the calendar is down it stays pending for the sync task."""
-    if not appointment_sync_calendar(appointment_id=appointment_id):
-        from crm.tasks import schedule_calendar_retry
-
-        schedule_calendar_retry(appointment_id)
+def _spread(times: list[datetime]) -> list[datetime]:
+    """At most MAX_TIMES_PER_DAY times, spread over the day."""
+    if len(times) <= MAX_TIMES_PER_DAY:
+        return times
+    step = len(times) / MAX_TIMES_PER_DAY
+    return [times[int(i * step)] for i in range(MAX_TIMES_PER_DAY)]
 
 
 # --- the tools ---------------------------------------------------------------------------------------------
 
 
 @registry.register("get_current_time", "The current date and time at the shop.")
-async def get_current_time(context: ToolContext, args: dict[str, Any]) -> dict[str, str]:
-    now = timezone.now().astimezone(shop_timezone())
-    return {"date": now.date().isoformat(), "weekday": now.strftime("%A"), "time": now.strftime("%H:%M"),
-            "timezone": str(now.tzinfo)}
+async def get_current_time(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """The shop's wall clock, so the model never guesses today's date."""
+    now = shop_now()
+    return ToolResult({"date": now.date().isoformat(), "weekday": now.strftime("%A"), "time": now.strftime("%H:%M"),
+                       "timezone": str(now.tzinfo)})
 
 
 @registry.register("get_shop_info", "The shop's name, address, phone number and opening hours.")
-async def get_shop_info(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+async def get_shop_info(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """Name, address, phone and the week's opening hours, from settings."""
     hours = {}
     for weekday in range(len(WEEKDAY_KEYS)):
         window = opening_hours(weekday)
         day = date(2024, 1, 1 + weekday).strftime("%A")  # 2024-01-01 was a Monday
         hours[day] = "closed" if window is None else (
             f"{window.opens.strftime('%-I:%M %p')} to {window.closes.strftime('%-I:%M %p')}")
-    return {"name": settings.SHOP_NAME, "address": settings.SHOP_ADDRESS, "phone": settings.SHOP_PHONE,
-            "hours": hours, "timezone": settings.SHOP_TIMEZONE}
+    return ToolResult({"name": settings.SHOP_NAME, "address": settings.SHOP_ADDRESS, "phone": settings.SHOP_PHONE,
+                       "hours": hours, "timezone": settings.SHOP_TIMEZONE})
 
 
 @registry.register("get_service_menu", "Services the shop offers, with how long each takes and its price.")
-async def get_service_menu(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    return {"services": [
+async def get_service_menu(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """Every service with its length and price (also as spoken words)."""
+    return ToolResult({"services": [
         {"service": code, "name": label, "minutes": int(SERVICE_MENU[code].duration.total_seconds() // 60),
          "price": str(SERVICE_MENU[code].price), "spoken_price": spoken_price(SERVICE_MENU[code].price)}
         for code, label in ServiceType.choices
-    ]}
+    ]})
 
 
 @registry.register("lookup_customer", "The caller's own record (found by their phone number): name, email, cars, "
                    "and upcoming appointments.")
 @database_sync_to_async
-def lookup_customer(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    customer = _customer(context)
+def lookup_customer(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """The caller's own record, whatever number or id the model asks about."""
+    customer = _customer(scope)
     if customer is None:
-        return {"known": False, "note": "New caller; ask for their name when it is needed."}
-    upcoming = customer.appointments.filter(status__in=ACTIVE_STATUSES, scheduled_at__gte=timezone.now())
-    return {"known": True, "name": customer.name, "email": customer.email,
-            "vehicles": [_vehicle_summary(v) for v in customer.vehicles.all()],
-            "upcoming_appointments": upcoming.count()}
-
-
-def _vehicle_summary(vehicle: Vehicle) -> dict[str, Any]:
-    return {"vehicle_id": vehicle.pk, "description": f"{vehicle.year} {vehicle.make} {vehicle.model}".strip(),
-            "license_plate": vehicle.license_plate, "vin_last6": vehicle.vin[-6:]}
+        return ToolResult({"known": False, "note": "New caller; ask for their name when it is needed."})
+    return ToolResult({"known": True, "name": customer.name, "email": customer.email,
+                       "vehicles": [_vehicle_summary(v) for v in vehicle_list_for_customer(customer_id=customer.pk)],
+                       "upcoming_appointments": appointment_count_upcoming(customer_id=customer.pk)})
 
 
 @registry.register("update_customer", "Save the caller's name and/or email (creates their record if new).",
-                   _obj({"name": {"type": "string"}, "email": {"type": "string"}}))
+                   _obj({"name": {"type": "string"}, "email": {"type": "string"}}), writes=True)
 @database_sync_to_async
-def update_customer_tool(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    if not context.caller_phone:
+def update_customer_tool(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """Save what the caller said about themselves on their own record."""
+    if not scope.caller_phone:
         raise ToolError("The caller's number is hidden, so I can't save a record; offer a transfer to staff.")
-    customer = _customer(context) or customer_for_phone(phone=context.caller_phone)
-    context.customer_id = customer.pk
+    name, email = _text_arg(args, "name"), _text_arg(args, "email")
+    customer = customer_for_caller(phone=scope.caller_phone, customer_id=scope.customer_id)
+    scope.customer_id = customer.pk
     try:
-        customer_update(customer=customer, name=_text_arg(args, "name"), email=_text_arg(args, "email"))
+        customer_update(customer=customer, name=name, email=email)
     except ValidationError as exc:
         raise ToolError(" ".join(exc.messages)) from exc
-    customer_cache_forget(customer.phone)
-    return {"saved": True, "name": customer.name, "email": customer.email}
+    return ToolResult({"saved": True, "name": customer.name, "email": customer.email})
 
 
 @registry.register("list_vehicles", "The caller's cars on record.")
 @database_sync_to_async
-def list_vehicles(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    customer = _require_customer(context)
-    return {"vehicles": [_vehicle_summary(v) for v in customer.vehicles.all()]}
+def list_vehicles(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """The caller's own cars."""
+    customer = _require_customer(scope)
+    return ToolResult({"vehicles": [_vehicle_summary(v) for v in vehicle_list_for_customer(customer_id=customer.pk)]})
 
 
 @registry.register("add_vehicle", "Add a car to the caller's record. The VIN is checked and decoded for make "
                    "and year.", _obj({"vin": {"type": "string"}, "model": {"type": "string"},
                                       "license_plate": {"type": "string"}, "mileage": {"type": "integer"}},
-                                     ["vin"]))
+                                     ["vin"]), writes=True)
 @database_sync_to_async
-def add_vehicle(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    customer = _require_customer(context)
+def add_vehicle(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """Add a car, by VIN, to the caller's own record."""
+    customer = _require_customer(scope)
     mileage = args.get("mileage")
     try:
         vehicle = vehicle_add(customer=customer, vin=str(args.get("vin", "")), model=str(args.get("model", "")),
@@ -241,7 +247,7 @@ def add_vehicle(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
                               mileage=int(mileage) if isinstance(mileage, int | float) and mileage >= 0 else None)
     except ValidationError as exc:
         raise ToolError(" ".join(exc.messages)) from exc
-    return {"added": True, **_vehicle_summary(vehicle)}
+    return ToolResult({"added": True, **_vehicle_summary(vehicle)})
 
 
 @registry.register(
@@ -253,22 +259,19 @@ def add_vehicle(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     filler=CHECKING,
 )
 @database_sync_to_async
-def check_availability(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+def check_availability(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """Free start times over a few days, a handful per day, and whether the asked-for time is free."""
     service = _service(args)
     first = _parse_day(args.get("date"), "date")
     last = _parse_day(args.get("end_date"), "end_date") if args.get("end_date") else first
-    today = timezone.now().astimezone(shop_timezone()).date()
+    today = shop_today()
     if last < today:
         raise ToolError("Those dates are in the past; ask the caller for a day from today on.")
     first = max(first, today)
     if last < first or (last - first).days >= MAX_DAYS_PER_QUERY:
         raise ToolError(f"Ask for at most {MAX_DAYS_PER_QUERY} days at a time, end_date not before date.")
+    starts = appointment_free_starts(service_type=service, first_day=first, last_day=last)
     tz = shop_timezone()
-    window_start = datetime.combine(first, datetime.min.time(), tzinfo=tz)
-    window_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-    starts = free_starts(start_day=first, end_day=last, duration=SERVICE_MENU[service].duration,
-                         booked=appointment_intervals_booked(start=window_start, end=window_end),
-                         blocked=_blocked(window_start, window_end), now=timezone.now())
     days: dict[date, list[datetime]] = {}
     for start in starts:
         days.setdefault(start.astimezone(tz).date(), []).append(start)
@@ -284,15 +287,7 @@ def check_availability(context: ToolContext, args: dict[str, Any]) -> dict[str, 
         wanted = str(args["time"])[:5]
         free = any(s.astimezone(tz).date() == first and s.astimezone(tz).strftime("%H:%M") == wanted for s in starts)
         answer["requested"] = {"date": first.isoformat(), "time": wanted, "free": free}
-    return answer
-
-
-def _spread(times: list[datetime]) -> list[datetime]:
-    """At most MAX_TIMES_PER_DAY times, spread over the day."""
-    if len(times) <= MAX_TIMES_PER_DAY:
-        return times
-    step = len(times) / MAX_TIMES_PER_DAY
-    return [times[int(i * step)] for i in range(MAX_TIMES_PER_DAY)]
+    return ToolResult(answer)
 
 
 @registry.register(
@@ -304,51 +299,46 @@ def _spread(times: list[datetime]) -> list[datetime]:
                                            "description": "True only if the caller asked for another booking."}},
          ["service", "start", "caller_confirmed"]),
     filler="One moment while I book that.",
+    writes=True,
 )
 @database_sync_to_async
-def book_appointment(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+def book_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """Book for the caller, once per call unless they ask for another; a replayed request finds the same row."""
     service = _service(args)
     start = _parse_start(args.get("start"))
     _require_confirmation(args, "book")
-    booked_here = context.collected.setdefault("booked_ids", [])
-    key = f"{context.call_sid}:{service}:{start.isoformat()}"
-    if booked_here and not args.get("additional_booking_requested") and key not in context.collected.get("keys", []):
+    facts = scope.facts
+    key = f"{scope.call_sid}:{service}:{start.isoformat()}"
+    if facts.booked_ids and not args.get("additional_booking_requested") and key not in facts.idempotency_keys:
         raise ToolError("This call already booked an appointment. Only book another if the caller asked for one.")
-    if not context.caller_phone:
+    if not scope.caller_phone:
         raise ToolError("The caller's number is hidden, so I can't book; offer a transfer to staff.")
-    customer = _customer(context) or customer_for_phone(phone=context.caller_phone)
-    context.customer_id = customer.pk
-    vehicle = None
-    if args.get("vehicle_id") is not None:
-        vehicle = customer.vehicles.filter(pk=_id_arg(args, "vehicle_id", "list_vehicles")).first()
-        if vehicle is None:
-            raise ToolError("That vehicle_id is not one of the caller's cars; use list_vehicles.")
-    day_start = datetime.combine(start.astimezone(shop_timezone()).date(), datetime.min.time(), tzinfo=shop_timezone())
+    vehicle_id = None if args.get("vehicle_id") is None else _id_arg(args, "vehicle_id", "list_vehicles")
     try:
-        appointment = appointment_book(customer=customer, service_type=service, start=start, vehicle=vehicle,
-                                       notes=str(args.get("notes", "")), idempotency_key=key,
-                                       blocked=_blocked(day_start, day_start + timedelta(days=1)))
+        appointment = appointment_book_for_caller(
+            phone=scope.caller_phone, customer_id=scope.customer_id, service_type=service, start=start,
+            vehicle_id=vehicle_id, notes=str(args.get("notes", "")), idempotency_key=key)
     except BookingError as exc:
         raise ToolError(str(exc)) from exc
-    _sync(appointment.pk)
-    if appointment.pk not in booked_here:
-        booked_here.append(appointment.pk)
-        context.collected.setdefault("keys", []).append(key)
-    context.outcome = "booked"
+    scope.customer_id = appointment.customer_id
+    if appointment.pk not in facts.booked_ids:
+        facts.booked_ids.append(appointment.pk)
+        facts.idempotency_keys.append(key)
     cost = appointment.total_cost
     price = spoken_price(cost) if cost is not None else None
-    return {"booked": True, **_appointment_summary(appointment), "price": price}
+    return ToolResult({"booked": True, **_appointment_summary(appointment), "price": price},
+                      outcome=CallOutcome.BOOKED)
 
 
 @registry.register("list_appointments", "The caller's own upcoming appointments.")
 @database_sync_to_async
-def list_appointments(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    customer = _customer(context)
+def list_appointments(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """The caller's own upcoming appointments, soonest first."""
+    customer = _customer(scope)
     if customer is None:
-        return {"appointments": []}
-    rows = customer.appointments.select_related("vehicle").filter(
-        status__in=ACTIVE_STATUSES, scheduled_at__gte=timezone.now()).order_by("scheduled_at")[:10]
-    return {"appointments": [_appointment_summary(a) for a in rows]}
+        return ToolResult({"appointments": []})
+    rows = appointment_list_upcoming(customer_id=customer.pk, limit=10)
+    return ToolResult({"appointments": [_appointment_summary(a) for a in rows]})
 
 
 @registry.register(
@@ -356,62 +346,62 @@ def list_appointments(context: ToolContext, args: dict[str, Any]) -> dict[str, A
     _obj({"appointment_id": {"type": "integer"}, "new_start": {"type": "string"}, "caller_confirmed": CONFIRMED},
          ["appointment_id", "new_start", "caller_confirmed"]),
     filler=CHECKING,
+    writes=True,
 )
 @database_sync_to_async
-def reschedule_appointment(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    appointment = _own_appointment(context, args)
+def reschedule_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """Move one of the caller's own appointments, under the same rules as a booking."""
+    appointment = _own_appointment(scope, args)
     start = _parse_start(args.get("new_start"))
     _require_confirmation(args, "reschedule")
-    day_start = datetime.combine(start.astimezone(shop_timezone()).date(), datetime.min.time(), tzinfo=shop_timezone())
     try:
-        appointment = appointment_reschedule(appointment=appointment, start=start,
-                                             blocked=_blocked(day_start, day_start + timedelta(days=1)))
+        appointment = appointment_reschedule(appointment=appointment, start=start)
     except BookingError as exc:
         raise ToolError(str(exc)) from exc
-    _sync(appointment.pk)
-    context.outcome = "rescheduled"
-    return {"rescheduled": True, **_appointment_summary(appointment)}
+    _changed(scope, appointment)
+    return ToolResult({"rescheduled": True, **_appointment_summary(appointment)}, outcome=CallOutcome.RESCHEDULED)
 
 
 @registry.register(
     "cancel_appointment", "Cancel one of the caller's appointments.",
     _obj({"appointment_id": {"type": "integer"}, "caller_confirmed": CONFIRMED},
          ["appointment_id", "caller_confirmed"]),
+    writes=True,
 )
 @database_sync_to_async
-def cancel_appointment(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    appointment = _own_appointment(context, args)
+def cancel_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """Cancel one of the caller's own appointments, once they said yes."""
+    appointment = _own_appointment(scope, args)
     _require_confirmation(args, "cancel")
     try:
         appointment = appointment_cancel(appointment=appointment)
     except BookingError as exc:
         raise ToolError(str(exc)) from exc
-    _sync(appointment.pk)
-    context.outcome = "cancelled"
-    return {"cancelled": True, **_appointment_summary(appointment)}
+    _changed(scope, appointment)
+    return ToolResult({"cancelled": True, **_appointment_summary(appointment)}, outcome=CallOutcome.CANCELLED)
 
 
 @registry.register("confirm_appointment", "Mark one of the caller's appointments as confirmed (they will come).",
-                   _obj({"appointment_id": {"type": "integer"}}, ["appointment_id"]))
+                   _obj({"appointment_id": {"type": "integer"}}, ["appointment_id"]), writes=True)
 @database_sync_to_async
-def confirm_appointment(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    appointment = appointment_confirm(appointment=_own_appointment(context, args))
+def confirm_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """The caller says they will come to one of their own appointments."""
+    appointment = appointment_confirm(appointment=_own_appointment(scope, args))
     if appointment.status not in ACTIVE_STATUSES:
         raise ToolError("That appointment is no longer active.")
-    context.outcome = "confirmed"
-    return {"confirmed": True, **_appointment_summary(appointment)}
+    _changed(scope, appointment)
+    return ToolResult({"confirmed": True, **_appointment_summary(appointment)}, outcome=CallOutcome.CONFIRMED)
 
 
 @registry.register("transfer_to_human", "Hand the caller to a person at the front desk after your next sentence.",
                    _obj({"reason": {"type": "string"}}))
-async def transfer_to_human(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    context.transfer = True
-    context.end_call = True
-    context.outcome = "transferred"
-    return {"transferring": True, "say": "Tell the caller you're connecting them to the front desk now."}
+async def transfer_to_human(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """Ask for the front desk once the agent's next sentence has been heard (the call record ends the call)."""
+    return ToolResult({"transferring": True, "say": "Tell the caller you're connecting them to the front desk now."},
+                      intent=CallIntent.TRANSFER)
 
 
 @registry.register("end_call", "Hang up after your goodbye, once the caller has nothing else.")
-async def end_call(context: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    context.end_call = True
-    return {"ending": True, "say": "Say a short goodbye."}
+async def end_call(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """Hang up once the goodbye has been heard."""
+    return ToolResult({"ending": True, "say": "Say a short goodbye."}, intent=CallIntent.END)

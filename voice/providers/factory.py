@@ -1,7 +1,8 @@
 """Builds the configured STT, chat and TTS providers from settings, read at call time.
 
-Each role has a registry mapping a setting value to a `Provider` (module, builder). To add a provider,
-add one entry to the matching registry; nothing else changes.
+Each role has a registry mapping a setting value to a `Provider` (module, builder, the setting holding its
+API key). To add a provider, add one entry to the matching registry; nothing else changes (the system
+checks read the same entries).
 """
 
 import importlib
@@ -17,27 +18,17 @@ from voice.providers.base import ChatModel, STTProvider, TTSProvider
 T = TypeVar("T")
 
 
-def _key(setting: str, provider: str) -> str:
-    """A vendor's API key; refusing an empty one here says what is wrong before a call fails on a 401."""
-    key = getattr(settings, setting, "")
-    if not key:
-        raise ImproperlyConfigured(f"The {provider!r} provider needs {setting}; set it in the environment.")
-    return key
-
-
-def _deepgram_stt() -> STTProvider:
+def _deepgram_stt(api_key: str) -> STTProvider:
     from voice.providers.deepgram import DeepgramSTT
 
-    return DeepgramSTT(
-        _key("DEEPGRAM_API_KEY", "deepgram"), settings.DEEPGRAM_URL or None, model=settings.DEEPGRAM_STT_MODEL
-    )
+    return DeepgramSTT(api_key, settings.DEEPGRAM_URL or None, model=settings.DEEPGRAM_STT_MODEL)
 
 
-def _openai_chat() -> ChatModel:
+def _openai_chat(api_key: str) -> ChatModel:
     from voice.providers.openai_chat import OpenAIChat
 
     return OpenAIChat(
-        _key("OPENAI_API_KEY", "openai"),
+        api_key,
         settings.OPENAI_BASE_URL or None,
         model=settings.OPENAI_MODEL,
         timeout=settings.OPENAI_TIMEOUT_SECONDS,
@@ -45,38 +36,36 @@ def _openai_chat() -> ChatModel:
     )
 
 
-def _deepgram_tts() -> TTSProvider:
+def _deepgram_tts(api_key: str) -> TTSProvider:
     from voice.providers.deepgram import DeepgramTTS
 
-    return DeepgramTTS(
-        _key("DEEPGRAM_API_KEY", "deepgram"), settings.DEEPGRAM_URL or None, model=settings.DEEPGRAM_TTS_MODEL
-    )
+    return DeepgramTTS(api_key, settings.DEEPGRAM_URL or None, model=settings.DEEPGRAM_TTS_MODEL)
 
 
-def _elevenlabs_tts() -> TTSProvider:
+def _elevenlabs_tts(api_key: str) -> TTSProvider:
     from voice.providers.elevenlabs import ElevenLabsTTS
 
     return ElevenLabsTTS(
-        _key("ELEVENLABS_API_KEY", "elevenlabs"),
+        api_key,
         settings.ELEVENLABS_URL or None,
         voice_id=settings.ELEVENLABS_VOICE_ID,
         model_id=settings.ELEVENLABS_MODEL,
     )
 
 
-def _offline_stt() -> STTProvider:
+def _offline_stt(api_key: str) -> STTProvider:  # needs no key
     from voice.providers.offline_speech import OfflineSTT
 
     return OfflineSTT()
 
 
-def _offline_tts() -> TTSProvider:
+def _offline_tts(api_key: str) -> TTSProvider:  # needs no key
     from voice.providers.offline_speech import OfflineTTS
 
     return OfflineTTS()
 
 
-def _offline_brain() -> ChatModel:
+def _offline_brain(api_key: str) -> ChatModel:  # needs no key
     from voice.providers.offline_brain import OfflineBrain
 
     return OfflineBrain()
@@ -90,29 +79,46 @@ def _load_offline_voice() -> None:
 
 @dataclass(frozen=True, slots=True)
 class Provider(Generic[T]):
-    """A registry entry: the module its builder imports (loaded lazily, so an unused SDK never is),
-    the builder, and any slow first-use work worth doing at process start instead (`preload_configured`)."""
+    """A registry entry: the module its builder imports (loaded lazily, so an unused SDK never is), the
+    builder (handed the API key), the setting that holds the key ("" when none is needed: the builders
+    and `voice.checks` both read it here), and any slow first-use work worth doing at process start
+    instead (`preload_configured`)."""
 
     module: str
-    build: Callable[[], T]
+    build: Callable[[str], T]
+    key_setting: str = ""
     warm: Callable[[], None] | None = None
+
+    def api_key(self, name: str) -> str:
+        """The key from `key_setting`, read now; refusing an empty one here says what is wrong before a call
+        fails on a 401. `name` is the provider's setting value, for the message."""
+        if not self.key_setting:
+            return ""
+        key = str(getattr(settings, self.key_setting, ""))
+        if not key:
+            raise ImproperlyConfigured(f"The {name!r} provider needs {self.key_setting}; set it in the environment.")
+        return key
+
+    def make(self, name: str) -> T:
+        """Build the provider with its key."""
+        return self.build(self.api_key(name))
 
 
 # Setting value -> provider, one registry per role.
 STT_PROVIDERS: dict[str, Provider[STTProvider]] = {
-    "deepgram": Provider("voice.providers.deepgram", _deepgram_stt),
+    "deepgram": Provider("voice.providers.deepgram", _deepgram_stt, key_setting="DEEPGRAM_API_KEY"),
     "offline": Provider("voice.providers.offline_speech", _offline_stt),
 }
 CHAT_PROVIDERS: dict[str, Provider[ChatModel]] = {
-    "openai": Provider("voice.providers.openai_chat", _openai_chat),
+    "openai": Provider("voice.providers.openai_chat", _openai_chat, key_setting="OPENAI_API_KEY"),
     "offline": Provider("voice.providers.offline_brain", _offline_brain),
 }
 TTS_PROVIDERS: dict[str, Provider[TTSProvider]] = {
-    "deepgram": Provider("voice.providers.deepgram", _deepgram_tts),
-    "elevenlabs": Provider("voice.providers.elevenlabs", _elevenlabs_tts),
+    "deepgram": Provider("voice.providers.deepgram", _deepgram_tts, key_setting="DEEPGRAM_API_KEY"),
+    "elevenlabs": Provider("voice.providers.elevenlabs", _elevenlabs_tts, key_setting="ELEVENLABS_API_KEY"),
     "offline": Provider("voice.providers.offline_speech", _offline_tts, warm=_load_offline_voice),
 }
-ROLES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+ROLES: tuple[tuple[str, str, dict[str, Provider[Any]]], ...] = (
     ("STT_PROVIDER", "speech-to-text", STT_PROVIDERS),
     ("LLM_PROVIDER", "chat model", CHAT_PROVIDERS),
     ("TTS_PROVIDER", "text-to-speech", TTS_PROVIDERS),
@@ -121,26 +127,35 @@ ROLES: tuple[tuple[str, str, dict[str, Any]], ...] = (
 
 def make_stt() -> STTProvider:
     """The speech-to-text provider named by STT_PROVIDER."""
-    return _configured("STT_PROVIDER", "speech-to-text", STT_PROVIDERS).build()
+    return _make("STT_PROVIDER", "speech-to-text", STT_PROVIDERS)
 
 
 def make_chat() -> ChatModel:
     """The chat model named by LLM_PROVIDER."""
-    return _configured("LLM_PROVIDER", "chat model", CHAT_PROVIDERS).build()
+    return _make("LLM_PROVIDER", "chat model", CHAT_PROVIDERS)
 
 
 def make_tts() -> TTSProvider:
     """The text-to-speech provider named by TTS_PROVIDER."""
-    return _configured("TTS_PROVIDER", "text-to-speech", TTS_PROVIDERS).build()
+    return _make("TTS_PROVIDER", "text-to-speech", TTS_PROVIDERS)
+
+
+def configured_name(setting: str) -> str:
+    """The provider name a role's setting holds, as the registries spell it."""
+    return str(getattr(settings, setting, "")).strip().lower()
 
 
 def _configured(setting: str, role: str, registry: dict[str, Provider[T]]) -> Provider[T]:
-    value = getattr(settings, setting, "")
-    provider = registry.get(str(value).strip().lower())
+    provider = registry.get(configured_name(setting))
     if provider is None:
+        value = getattr(settings, setting, "")
         known = ", ".join(sorted(registry))
         raise ImproperlyConfigured(f"{setting}={value!r} is not a known {role} provider; choose one of: {known}.")
     return provider
+
+
+def _make(setting: str, role: str, registry: dict[str, Provider[T]]) -> T:
+    return _configured(setting, role, registry).make(configured_name(setting))
 
 
 def preload_configured() -> list[str]:

@@ -1,5 +1,7 @@
 """`manage.py check` warns when a cloud provider is chosen without its key."""
 
+import pytest
+
 from voice.checks import check_providers
 
 
@@ -13,4 +15,23 @@ def test_a_cloud_provider_without_its_key_is_warned_about_with_a_hint(settings) 
 
 def test_offline_providers_need_no_keys(settings) -> None:
     settings.STT_PROVIDER = settings.LLM_PROVIDER = settings.TTS_PROVIDER = "offline"
+    assert check_providers() == []
+
+
+def _keyed_providers() -> list[tuple[str, str, str]]:
+    from voice.providers.factory import ROLES
+
+    return [(setting, name, provider.key_setting) for setting, _role, registry in ROLES
+            for name, provider in registry.items() if provider.key_setting]
+
+
+@pytest.mark.parametrize(("setting", "name", "key"), _keyed_providers())
+def test_every_provider_the_factory_builds_with_a_key_is_checked_for_that_key(settings, setting, name, key) -> None:
+    """The check reads the factory's own table: a provider added there is checked with no second list to edit."""
+    settings.STT_PROVIDER = settings.LLM_PROVIDER = settings.TTS_PROVIDER = "offline"
+    setattr(settings, setting, name)
+    setattr(settings, key, "")
+    [warning] = check_providers()
+    assert key in warning.msg and setting in warning.msg
+    setattr(settings, key, "set")
     assert check_providers() == []

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from crm.models import Appointment, AppointmentStatus, Customer, Vehicle
+from crm.models import Appointment, AppointmentStatus, CallOutcome, Customer, Vehicle
 from crm.tests.factories import AppointmentFactory, CustomerFactory, VehicleFactory, make_vin
-from voice.agent.registry import registry
-from voice.agent.tools import ToolContext
+from voice.agent.shop_tools import registry
+from voice.agent.tool_registry import ToolRun
+from voice.call_record import CallIdentity, CallIntent, CallRecord, ToolScope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,12 +31,17 @@ def _shop(settings):
         yield
 
 
-def ctx(phone: str | None = CALLER, call_sid: str = "CA1") -> ToolContext:
-    return ToolContext(call_sid=call_sid, caller_phone=phone)
+def ctx(phone: str | None = CALLER, call_sid: str = "CA1") -> ToolScope:
+    """The scope a new call's record gives its tools: the caller's number from Twilio, no facts yet."""
+    return CallRecord.new(CallIdentity(call_sid=call_sid, caller=phone)).tool_scope()
 
 
-async def run(tool: str, context: ToolContext, **args: Any) -> dict[str, Any]:
-    return json.loads(await registry.run(tool, json.dumps(args), context))
+async def call(tool: str, scope: ToolScope, **args: Any) -> ToolRun:
+    return await registry.run(tool, json.dumps(args), scope)
+
+
+async def run(tool: str, scope: ToolScope, **args: Any) -> dict[str, Any]:
+    return json.loads((await call(tool, scope, **args)).content)
 
 
 async def test_every_tool_the_issue_names_is_offered_to_the_model() -> None:
@@ -75,8 +81,9 @@ async def test_booking_needs_the_callers_yes_first() -> None:
 
 async def test_booking_creates_the_callers_record_and_is_idempotent() -> None:
     context = ctx()
-    first = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
-                      caller_confirmed=True)
+    booking = await call("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
+                         caller_confirmed=True)
+    first = json.loads(booking.content)
     again = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
                       caller_confirmed=True)
     assert first["booked"] and again["appointment_id"] == first["appointment_id"]
@@ -84,7 +91,8 @@ async def test_booking_creates_the_callers_record_and_is_idempotent() -> None:
     assert await Appointment.objects.acount() == 1
     customer = await Customer.objects.aget(phone=CALLER)
     assert (await Appointment.objects.aget()).customer_id == customer.pk
-    assert context.outcome == "booked"
+    assert booking.outcome == CallOutcome.BOOKED
+    assert context.customer_id == customer.pk and context.facts.booked_ids == [first["appointment_id"]]
 
 
 async def test_a_second_booking_needs_the_caller_to_ask_for_it() -> None:
@@ -131,9 +139,43 @@ async def test_reschedule_and_cancel_the_callers_own_appointment() -> None:
     moved = await run("reschedule_appointment", context, appointment_id=booked["appointment_id"],
                       new_start="2026-11-27T14:00", caller_confirmed=True)
     assert moved["when"] == "Friday, November 27 at 2 PM"
-    cancelled = await run("cancel_appointment", context, appointment_id=booked["appointment_id"],
-                          caller_confirmed=True)
-    assert cancelled["cancelled"] and context.outcome == "cancelled"
+    cancelling = await call("cancel_appointment", context, appointment_id=booked["appointment_id"],
+                            caller_confirmed=True)
+    assert json.loads(cancelling.content)["cancelled"] and cancelling.outcome == CallOutcome.CANCELLED
+    assert context.facts.changed_ids == [booked["appointment_id"]]
+
+
+async def test_moving_and_confirming_are_the_calls_outcome_and_facts() -> None:
+    context = ctx()
+    booked = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
+                       caller_confirmed=True)
+    moving = await call("reschedule_appointment", context, appointment_id=booked["appointment_id"],
+                        new_start="2026-11-25T09:00", caller_confirmed=True)
+    confirming = await call("confirm_appointment", context, appointment_id=booked["appointment_id"])
+    assert (moving.outcome, confirming.outcome) == (CallOutcome.RESCHEDULED, CallOutcome.CONFIRMED)
+    assert json.loads(confirming.content)["status"] == AppointmentStatus.CONFIRMED
+    assert context.facts.changed_ids == [booked["appointment_id"]]
+
+
+async def test_a_call_that_reconnects_still_knows_what_it_booked() -> None:
+    """The facts travel with the call record, so a new media stream cannot book twice by accident."""
+    record = CallRecord.new(CallIdentity(call_sid="CA1", caller=CALLER))
+    first = await run("book_appointment", record.tool_scope(), service="oil_change", start="2026-11-24T10:00",
+                      caller_confirmed=True)
+    reloaded = CallRecord.from_dict(json.loads(json.dumps(record.to_dict()))).tool_scope()
+    replay = await run("book_appointment", reloaded, service="oil_change", start="2026-11-24T10:00",
+                       caller_confirmed=True)
+    second = await run("book_appointment", reloaded, service="tire_rotation", start="2026-11-25T10:00",
+                       caller_confirmed=True)
+    assert replay["appointment_id"] == first["appointment_id"] and "already booked" in second["error"]
+    assert await Appointment.objects.acount() == 1
+
+
+async def test_only_the_tools_that_change_shop_data_are_marked_as_writes() -> None:
+    tools = [registry.get(schema["function"]["name"]) for schema in registry.schemas()]
+    writes = {tool.name for tool in tools if tool is not None and tool.writes}
+    assert writes == {"book_appointment", "reschedule_appointment", "cancel_appointment", "confirm_appointment",
+                      "update_customer", "add_vehicle"}
 
 
 async def test_vehicles_are_checked_and_decoded() -> None:
@@ -163,12 +205,16 @@ async def test_shop_info_menu_and_call_control() -> None:
     menu = await run("get_service_menu", ctx())
     oil = next(s for s in menu["services"] if s["service"] == "oil_change")
     assert oil["minutes"] == 30 and oil["spoken_price"] == "49 dollars and 99 cents"
-    context = ctx()
-    await run("transfer_to_human", context, reason="wants a person")
-    assert context.transfer and context.end_call and context.outcome == "transferred"
-    other = ctx()
-    await run("end_call", other)
-    assert other.end_call and not other.transfer
+    transfer = CallRecord.new(CallIdentity(call_sid="CA1", caller=CALLER))
+    handing_over = await call("transfer_to_human", transfer.tool_scope(), reason="wants a person")
+    assert handing_over.intent is CallIntent.TRANSFER
+    transfer.note(outcome=handing_over.outcome, intent=handing_over.intent)
+    assert transfer.transfer and transfer.ended and transfer.outcome == CallOutcome.TRANSFERRED
+    goodbye = CallRecord.new(CallIdentity(call_sid="CA2", caller=CALLER))
+    ending = await call("end_call", goodbye.tool_scope())
+    assert ending.intent is CallIntent.END
+    goodbye.note(outcome=ending.outcome, intent=ending.intent)
+    assert goodbye.ended and not goodbye.transfer
 
 
 async def test_arguments_of_the_wrong_type_get_a_short_explanation(caplog) -> None:
@@ -223,6 +269,6 @@ async def test_whatever_the_model_sends_no_tool_falls_into_the_catch_all(seed: i
             args = dict(valid.get(name, {}))
             for field in rng.sample(fields, min(len(fields), rng.choice((1, 2)))):
                 args[field] = rng.choice(ODD_VALUES)
-            result = json.loads(await registry.run(name, json.dumps(args), ctx(call_sid=f"CA{seed}-{name}")))
+            result = await run(name, ctx(call_sid=f"CA{seed}-{name}"), **args)
             assert "on our side" not in result.get("error", ""), (name, args)
     assert "failed" not in caplog.text

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 from django.core.cache import caches
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
-from django.utils import timezone
 from faker import Faker
 from faker.providers.automotive.en_US import Provider as AutomotiveProvider
 from faker.providers.person.en_US import Provider as PersonProvider
@@ -23,7 +22,7 @@ from tqdm import tqdm
 from crm.models import SERVICE_MENU, Appointment, AppointmentStatus, CalendarSync, Customer, ServiceType, Vehicle
 from crm.selectors import customer_cache_key
 from crm.vins import is_valid_vin
-from scheduling.shop import bays, opening_window, shop_timezone, slot_length
+from scheduling.shop import bays, opening_window, shop_today, slot_length
 
 DEFAULT_CUSTOMERS = 10_000
 DEFAULT_APPOINTMENTS = 8_000
@@ -624,7 +623,7 @@ class Command(BaseCommand):
 
     def _today(self, raw: str | None) -> date:
         if raw is None:
-            return timezone.now().astimezone(shop_timezone()).date()
+            return shop_today()
         try:
             return date.fromisoformat(raw)
         except ValueError as exc:

@@ -7,9 +7,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from crm.models import Appointment
 from crm.phones import mask_phone
-from reminders.selectors import shop_today, shop_tomorrow
+from reminders.selectors import shop_tomorrow
 from reminders.services import send_reminders
-from scheduling.shop import shop_timezone
+from scheduling.shop import shop_timezone, shop_today
 
 
 class Command(BaseCommand):
