@@ -3,7 +3,7 @@ with hand-built histories and tool results in the shapes the shop's tools return
 
 import json
 import random
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,7 +11,7 @@ import pytest
 import time_machine
 
 from voice.providers.base import ChatContext, TextDelta
-from voice.providers.offline_brain import OfflineBrain, parse_day, parse_service, parse_time
+from voice.providers.offline_brain import OfflineBrain
 
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=NY)  # Monday
@@ -136,30 +136,6 @@ class Conversation:
 
     def tools_called(self) -> list[str]:
         return [name for name, _ in self.shop.calls]
-
-
-def test_parsers_understand_phone_phrasing() -> None:
-    today = NOW.date()
-    assert parse_service("I'd like an oil change") == "oil_change"
-    assert parse_service("my brakes are squealing") == "brake_inspection"
-    assert parse_day("tomorrow", today) == date(2026, 11, 24)
-    assert parse_day("how about Friday", today) == date(2026, 11, 27)
-    assert parse_day("November 30th", today) == date(2026, 11, 30)
-    assert parse_day("January 5th", today) == date(2027, 1, 5)
-    assert parse_time("at 10 am") == time(10, 0)
-    assert parse_time("ten thirty") == time(10, 30)
-    assert parse_time("2 pm") == time(14, 0)
-    assert parse_time("at two") == time(14, 0)
-
-
-def test_a_day_the_calendar_never_has_is_no_day() -> None:
-    today = NOW.date()
-    assert parse_day("February 30th", today) is None
-    assert parse_day("November 31", today) is None
-    assert parse_day("2026-02-30", today) is None
-    assert parse_day("the 0th", today) is None
-    assert parse_time("at 10:75") is None  # no such minute: the time is asked for again
-    assert parse_day("February 29th", today) == date(2028, 2, 29)  # the next leap day
 
 
 async def test_an_impossible_date_gets_asked_again_not_a_crash() -> None:
