@@ -7,7 +7,6 @@ last question, and the tool results), exactly what a chat model sees.
 """
 
 import json
-import re
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Any
@@ -51,13 +50,15 @@ class OfflineBrain:
 
     async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
                      context: ChatContext | None = None) -> AsyncIterator[ChatEvent]:
-        for event in self.decide(messages, {t["function"]["name"] for t in tools}):
+        for event in self.decide(messages, {t["function"]["name"] for t in tools}, context):
             yield event
 
-    def decide(self, messages: list[dict[str, Any]], offered: set[str]) -> list[ChatEvent]:
+    def decide(self, messages: list[dict[str, Any]], offered: set[str],
+               context: ChatContext | None = None) -> list[ChatEvent]:
+        """The next step of the call: words to say and/or tool calls, from the messages and the call's facts."""
         self._offered = offered
         today = timezone.now().astimezone(shop_timezone()).date()
-        turn = _Turn(messages, today)
+        turn = _Turn(messages, today, context or ChatContext())
         if turn.last_role == "tool":
             return self._after_tool(turn, offered)
         return self._after_caller(turn, offered)
@@ -228,6 +229,14 @@ def _code(label: str) -> str | None:
     return next((code for code, name in ServiceType.choices if name == label), parse_service(label))
 
 
+def _reminder_id(reminder: dict[str, Any] | None) -> int | None:
+    """The appointment a reminder call is about (the call's facts, never the prompt's prose)."""
+    value = (reminder or {}).get("appointment_id")
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdecimal():
+        return None
+    return int(value)
+
+
 def _call(name: str, args: dict[str, Any], turn: "_Turn") -> ToolCallRequested:
     return ToolCallRequested(call_id=f"call_{name}_{turn.step}", name=name, arguments=json.dumps(args))
 
@@ -235,10 +244,8 @@ def _call(name: str, args: dict[str, Any], turn: "_Turn") -> ToolCallRequested:
 class _Turn:
     """What the conversation says so far, from the brain's point of view."""
 
-    def __init__(self, messages: list[dict[str, Any]], today: date) -> None:
-        system = next((m.get("content") or "" for m in messages if m.get("role") == "system"), "")
-        reminder = re.search(r"reminder call WE placed .*? about appointment (\d+)", system)
-        self.reminder_id = int(reminder[1]) if reminder else None  # on a reminder call: its appointment
+    def __init__(self, messages: list[dict[str, Any]], today: date, context: ChatContext) -> None:
+        self.reminder_id = _reminder_id(context.reminder)  # on a reminder call: its appointment
         self.messages = [m for m in messages if m.get("role") != "system"]
         self.today = today
         self.step = len(self.messages)

@@ -215,15 +215,33 @@ async def test_a_full_day_gets_alternatives_not_a_booking() -> None:
     assert answer.startswith("Sorry, 10 AM isn't free on Tuesday, November 24. I have")
 
 
+REMINDER = {"appointment_id": 5, "service": "Oil change", "vehicle": "2018 Honda Civic",
+            "when": "Tuesday, November 24 at 10 AM"}
+
+
 async def test_on_a_reminder_call_yes_confirms_the_appointment() -> None:
     shop = FakeShop(appointments=[_appointment(5, "Oil change", "2026-11-24T10:00")])
-    system = ("This is a reminder call WE placed to Marge about appointment 5: Oil change for their 2018 Honda "
-              "Civic on Tuesday, November 24 at 10 AM.")
-    talk = Conversation(shop, system=system)
+    context = ChatContext(direction="outbound", customer={"id": 3, "name": "Marge"}, reminder=REMINDER)
+    talk = Conversation(shop, context=context)
     talk.history.append({"role": "assistant", "content": "Hi Marge, ... Can you still make it?"})
     reply = await talk.say("Yes I'll be there")
     assert reply == "Thank you, you're confirmed for Tuesday, November 24 at 10 AM. See you then!"
     assert shop.calls == [("confirm_appointment", {"appointment_id": 5})]
+
+
+async def test_a_reminder_call_is_known_from_the_context_whatever_the_prompt_says() -> None:
+    shop = FakeShop(appointments=[_appointment(5, "Oil change", "2026-11-24T10:00")])
+    talk = Conversation(shop, system="You are a helpful assistant.",
+                        context=ChatContext(direction="outbound", reminder=REMINDER))
+    await talk.say("yes, see you then")
+    assert shop.calls == [("confirm_appointment", {"appointment_id": 5})]
+
+
+async def test_a_prompt_that_reads_like_a_reminder_does_not_make_an_inbound_call_one() -> None:
+    system = "This is a reminder call WE placed to Marge about appointment 5: Oil change."
+    talk = Conversation(system=system)
+    assert "What can we do for your car?" in await talk.say("yes")
+    assert "confirm_appointment" not in talk.tools_called()
 
 
 CALLER_LINES = ["hi", "I need an oil change", "brakes", "tuesday", "the 31st", "february 30th", "at 10", "10:75", "yes",
