@@ -2,13 +2,15 @@
 interface. It emits the same tool calls GPT-4o would (check_availability, book_appointment, ...),
 so the real tools, database and calendar do the work; it needs no key and makes tests repeatable.
 
-It is stateless: every decision is read from the conversation so far (the caller's words, its own
-last question, and the tool results), exactly what a chat model sees.
+It keeps nothing between turns itself: each decision is read from the conversation (the caller's
+words and the tool results), the call's facts in ChatContext, and its own pending question, which
+it writes to `context.notes["pending"]` when it asks and reads back on the next turn.
 """
 
 import json
 from collections.abc import AsyncIterator
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
@@ -43,6 +45,16 @@ CONFIRM_MOVE = "Shall I move it?"
 ASK_NEW_DAY = "What day would you like instead?"
 ASK_CAR = "Which car is it for?"
 
+
+class Pending(StrEnum):
+    """The brain's own question awaiting the caller's answer, as kept in `context.notes["pending"]`."""
+
+    CONFIRM_BOOK = "confirm_book"  # the slot (and car) were read back: a yes books it
+    CONFIRM_CANCEL = "confirm_cancel"  # the appointment was read back: a yes cancels it
+    CONFIRM_MOVE = "confirm_move"  # the new time was read back: a yes moves the appointment
+    WHICH_CAR = "which_car"  # the caller's cars were listed: the answer names one
+
+
 class OfflineBrain:
     """ChatModel: decides the next step of the call from the messages, like a model would."""
 
@@ -58,10 +70,13 @@ class OfflineBrain:
         """The next step of the call: words to say and/or tool calls, from the messages and the call's facts."""
         self._offered = offered
         today = timezone.now().astimezone(shop_timezone()).date()
-        turn = _Turn(messages, today, context or ChatContext())
-        if turn.last_role == "tool":
-            return self._after_tool(turn, offered)
-        return self._after_caller(turn, offered)
+        context = context or ChatContext()
+        turn = _Turn(messages, today, context)
+        events = self._after_tool(turn, offered) if turn.last_role == "tool" else self._after_caller(turn, offered)
+        context.notes.pop("pending", None)  # answered, or the caller moved on; a new question replaces it
+        if turn.asked is not None:
+            context.notes["pending"] = turn.asked.value
+        return events
 
     # --- the caller just spoke ------------------------------------------------------------------------
 
@@ -73,25 +88,26 @@ class OfflineBrain:
         if says_goodbye(said):
             return [TextDelta(f"Thanks for calling {settings.SHOP_NAME}. Goodbye!"),
                     *([_call("end_call", {}, turn)] if offered else [])]
-        if turn.pending == ASK_CAR and turn.booking is not None and turn.vehicles:
+        if turn.pending == Pending.WHICH_CAR and turn.booking is not None and turn.vehicles:
             car = parse_vehicle(turn.vehicles, said)
             if car is None:
-                return [TextDelta(f"Sorry, I didn't catch that. {spoken_cars(turn.vehicles)} {ASK_CAR}")]
-            return [TextDelta(_confirm_text(turn, car))]
-        if turn.pending == CONFIRM_BOOK and turn.booking is not None:
+                return _ask(turn, Pending.WHICH_CAR,
+                            f"Sorry, I didn't catch that. {spoken_cars(turn.vehicles)} {ASK_CAR}")
+            return _ask(turn, Pending.CONFIRM_BOOK, _confirm_text(turn, car))
+        if turn.pending == Pending.CONFIRM_BOOK and turn.booking is not None:
             if is_yes(said):
                 car = turn.chosen_vehicle
                 extra = {"vehicle_id": car["vehicle_id"]} if car else {}
                 return [_call("book_appointment", {**turn.booking, **extra, "caller_confirmed": True}, turn)]
             if is_no(said):
                 return [TextDelta("No problem. What day and time would suit you better?")]
-        if turn.pending == CONFIRM_CANCEL and turn.appointment is not None:
+        if turn.pending == Pending.CONFIRM_CANCEL and turn.appointment is not None:
             if is_yes(said):
                 return [_call("cancel_appointment", {"appointment_id": turn.appointment["appointment_id"],
                                                      "caller_confirmed": True}, turn)]
             if is_no(said):
                 return [TextDelta("Okay, I'll leave it as it is. Anything else?")]
-        if turn.pending == CONFIRM_MOVE and turn.move is not None:
+        if turn.pending == Pending.CONFIRM_MOVE and turn.move is not None:
             if is_yes(said):
                 return [_call("reschedule_appointment", {**turn.move, "caller_confirmed": True}, turn)]
             if is_no(said):
@@ -107,8 +123,8 @@ class OfflineBrain:
             if turn.appointment is None:
                 return [_call("list_appointments", {}, turn)]
             if intent == "cancel":
-                return [TextDelta(f"You have a {turn.appointment['service'].lower()} on {turn.appointment['when']}. "
-                                  f"{CONFIRM_CANCEL}")]
+                return _ask(turn, Pending.CONFIRM_CANCEL, f"You have a {turn.appointment['service'].lower()} on "
+                                                          f"{turn.appointment['when']}. {CONFIRM_CANCEL}")
             return self._choose_time(turn, turn.appointment_service_code())
         if intent == "book":
             if turn.service is None:
@@ -149,15 +165,16 @@ class OfflineBrain:
         if name == "list_vehicles" and turn.booking is not None:
             cars = result.get("vehicles", [])
             if len(cars) > 1:
-                return [TextDelta(f"{spoken_cars(cars)} {ASK_CAR}")]
-            return [TextDelta(_confirm_text(turn, cars[0] if cars else None))]
+                return _ask(turn, Pending.WHICH_CAR, f"{spoken_cars(cars)} {ASK_CAR}")
+            return _ask(turn, Pending.CONFIRM_BOOK, _confirm_text(turn, cars[0] if cars else None))
         if name == "list_appointments":
             appointments = result.get("appointments", [])
             if not appointments:
                 return [TextDelta("I don't see any upcoming appointments on your number. Would you like to book one?")]
             first = appointments[0]
             if turn.intent == "cancel":
-                return [TextDelta(f"You have a {first['service'].lower()} on {first['when']}. {CONFIRM_CANCEL}")]
+                return _ask(turn, Pending.CONFIRM_CANCEL,
+                            f"You have a {first['service'].lower()} on {first['when']}. {CONFIRM_CANCEL}")
             if turn.intent == "reschedule":
                 if turn.day is not None:
                     args = {"service": _code(first["service"]), "date": turn.day.isoformat()}
@@ -197,11 +214,12 @@ class OfflineBrain:
             start = datetime.combine(date.fromisoformat(day["date"]), wanted, tzinfo=shop_timezone())
             if hhmm in times or result.get("requested", {}).get("free"):
                 if turn.intent == "reschedule" and turn.appointment is not None:
-                    return [TextDelta(f"I can move your {turn.appointment['service'].lower()} to {spoken(start)}. "
-                                      f"{CONFIRM_MOVE}")]
+                    return _ask(turn, Pending.CONFIRM_MOVE, f"I can move your {turn.appointment['service'].lower()} "
+                                                            f"to {spoken(start)}. {CONFIRM_MOVE}")
                 if turn.vehicles is None and "list_vehicles" in self._offered:
                     return [_call("list_vehicles", {}, turn)]  # which car: asked before confirming
-                return [TextDelta(_confirm_text(turn, turn.chosen_vehicle, result["service"], start))]
+                return _ask(turn, Pending.CONFIRM_BOOK,
+                            _confirm_text(turn, turn.chosen_vehicle, result["service"], start))
             return [TextDelta(f"Sorry, {spoken_clock(hhmm)} isn't free on {day['day']}. I have "
                               f"{spoken_times(times[:3])}. Which would you like?")]
         return [TextDelta(f"On {day['day']} I have {spoken_times(times[:3])}. Which time works for you?")]
@@ -229,6 +247,12 @@ def _code(label: str) -> str | None:
     return next((code for code, name in ServiceType.choices if name == label), parse_service(label))
 
 
+def _ask(turn: "_Turn", question: Pending, text: str) -> list[ChatEvent]:
+    """Say `text`, which ends in `question`; the next turn reads the caller's answer as its answer."""
+    turn.asked = question
+    return [TextDelta(text)]
+
+
 def _reminder_id(reminder: dict[str, Any] | None) -> int | None:
     """The appointment a reminder call is about (the call's facts, never the prompt's prose)."""
     value = (reminder or {}).get("appointment_id")
@@ -253,10 +277,8 @@ class _Turn:
         callers = [i for i, m in enumerate(self.messages) if m["role"] == "user"]
         self.caller_now = self.messages[callers[-1]]["content"] if callers else ""
         self.caller_earlier = [self.messages[i]["content"] for i in callers[:-1]]
-        assistant_texts = [m.get("content") or "" for m in self.messages if m["role"] == "assistant"]
-        last_text = next((t for t in reversed(assistant_texts) if t), "")
-        self.pending = next((q for q in (CONFIRM_BOOK, CONFIRM_CANCEL, CONFIRM_MOVE, ASK_CAR)
-                             if last_text.endswith(q)), None)
+        self.pending = next((q for q in Pending if q.value == context.notes.get("pending")), None)
+        self.asked: Pending | None = None  # the question this turn's reply asks, if any
         self.tool_results = self._tool_results()
         self.last_tool = self.tool_results[-1] if self.tool_results and self.last_role == "tool" else ("", {})
         task_words = self._since_last_done()

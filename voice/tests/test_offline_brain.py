@@ -215,6 +215,67 @@ async def test_a_full_day_gets_alternatives_not_a_booking() -> None:
     assert answer.startswith("Sorry, 10 AM isn't free on Tuesday, November 24. I have")
 
 
+async def _at_the_booking_question(talk: "Conversation") -> None:
+    await talk.say("oil change tomorrow")
+    assert (await talk.say("10 am")).startswith("To confirm: oil change")
+
+
+@pytest.mark.parametrize(("opening", "answer", "tool"), [
+    (["oil change tomorrow", "10 am"], "To confirm: an oil change, tomorrow at ten. Want me to put you down?",
+     "book_appointment"),
+    (["cancel my appointment"], "The one on Wednesday? Cancel it for you?", "cancel_appointment"),
+    (["move my appointment to Friday", "2 pm"], "Friday at two instead, right?", "reschedule_appointment"),
+])
+async def test_a_yes_answers_the_brains_own_question_however_that_question_was_worded(
+        opening: list[str], answer: str, tool: str) -> None:
+    talk = Conversation(FakeShop(vehicles=[CIVIC], appointments=[_appointment(5, "Oil change", "2026-11-25T09:00")]))
+    for line in opening:
+        await talk.say(line)
+    talk.history[-1]["content"] = answer  # the wording was edited (or cut short): the question is in the notes
+    await talk.say("yes")
+    assert talk.tools_called()[-1] == tool
+
+
+async def test_the_pending_question_is_kept_in_the_notes_until_it_is_answered() -> None:
+    talk = Conversation()
+    await _at_the_booking_question(talk)
+    assert talk.context.notes == {"pending": "confirm_book"}
+    await talk.say("yes")
+    assert "pending" not in talk.context.notes and talk.tools_called()[-1] == "book_appointment"
+
+
+async def test_a_change_of_subject_drops_the_pending_question() -> None:
+    talk = Conversation()
+    await _at_the_booking_question(talk)
+    assert "closed on Sundays" in await talk.say("wait, what are your hours?")
+    assert "pending" not in talk.context.notes
+    await talk.say("yes")
+    assert "book_appointment" not in talk.tools_called()
+
+
+async def test_a_question_only_in_the_text_and_not_in_the_notes_books_nothing() -> None:
+    talk = Conversation()
+    await _at_the_booking_question(talk)
+    talk.context.notes.clear()  # a call that lost its notes: the brain does not guess from its own words
+    await talk.say("yes")
+    assert "book_appointment" not in talk.tools_called()
+
+
+async def test_which_car_is_asked_and_answered_through_the_notes() -> None:
+    talk = Conversation(FakeShop(vehicles=[CIVIC, FOCUS]))
+    await talk.say("oil change tomorrow")
+    await talk.say("10 am")
+    assert talk.context.notes == {"pending": "which_car"}
+    talk.history[-1]["content"] = "Which one?"
+    assert "for your 2015 Ford Focus" in await talk.say("the Ford")
+    assert talk.context.notes == {"pending": "confirm_book"}
+
+
+async def test_without_a_context_the_brain_still_answers() -> None:
+    events = OfflineBrain().decide([{"role": "user", "content": "I need an oil change"}], set(TOOL_NAMES))
+    assert events == [TextDelta("What day works for you?")]
+
+
 REMINDER = {"appointment_id": 5, "service": "Oil change", "vehicle": "2018 Honda Civic",
             "when": "Tuesday, November 24 at 10 AM"}
 
