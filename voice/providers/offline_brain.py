@@ -198,6 +198,8 @@ class OfflineBrain:
                               "and a brake inspection 39 dollars and 99 cents. What would you like?")]
         if name == "transfer_to_human":
             return [TextDelta("Connecting you to the front desk now.")]
+        if name == "end_call":
+            return []  # the goodbye went out with the call to hang up: nothing more to say
         if name == "confirm_appointment":
             return [TextDelta(f"Thank you, you're confirmed for {result['when']}. See you then!")]
         return [TextDelta("Done. Anything else?")]
