@@ -11,7 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
@@ -86,7 +86,8 @@ class OfflineBrain:
             return [_call("transfer_to_human", {"reason": "caller asked"}, turn)] if offered else [
                 TextDelta("Let me get you to someone at the front desk.")]
         if says_goodbye(said):
-            return [TextDelta(f"Thanks for calling {settings.SHOP_NAME}. Goodbye!"),
+            name = str(turn.customer.get("name") or "").split(" ")[0]
+            return [TextDelta(f"Thanks for calling {settings.SHOP_NAME}{', ' + name if name else ''}. Goodbye!"),
                     *([_call("end_call", {}, turn)] if offered else [])]
         if turn.pending == Pending.WHICH_CAR and turn.booking is not None and turn.vehicles:
             car = parse_vehicle(turn.vehicles, said)
@@ -177,7 +178,7 @@ class OfflineBrain:
                             f"You have a {first['service'].lower()} on {first['when']}. {CONFIRM_CANCEL}")
             if turn.intent == "reschedule":
                 if turn.day is not None:
-                    args = {"service": _code(first["service"]), "date": turn.day.isoformat()}
+                    args = {"service": turn.service_code(first["service"]), "date": turn.day.isoformat()}
                     if turn.time is not None:
                         args["time"] = turn.time.strftime("%H:%M")
                     return [_call("check_availability", args, turn)]
@@ -220,33 +221,17 @@ class OfflineBrain:
                                                             f"to {spoken(start)}. {CONFIRM_MOVE}")
                 if turn.vehicles is None and "list_vehicles" in self._offered:
                     return [_call("list_vehicles", {}, turn)]  # which car: asked before confirming
-                return _ask(turn, Pending.CONFIRM_BOOK,
-                            _confirm_text(turn, turn.chosen_vehicle, result["service"], start))
+                return _ask(turn, Pending.CONFIRM_BOOK, _confirm_text(turn, turn.chosen_vehicle))
             return [TextDelta(f"Sorry, {spoken_clock(hhmm)} isn't free on {day['day']}. I have "
                               f"{spoken_times(times[:3])}. Which would you like?")]
         return [TextDelta(f"On {day['day']} I have {spoken_times(times[:3])}. Which time works for you?")]
 
 
-def _confirm_text(turn: "_Turn", car: dict[str, Any] | None, service: str | None = None,
-                  start: datetime | None = None) -> str:
-    booking = turn.booking or {}  # callers hold an offered booking when they pass no start
-    if start is None:
-        start = datetime.fromisoformat(booking["start"]).replace(tzinfo=shop_timezone())
-    label = (service or _label(booking.get("service"))).lower()
+def _confirm_text(turn: "_Turn", car: dict[str, Any] | None) -> str:
+    booking = turn.booking or {}  # the slot the caller is taking: offered, and at the time they named
+    start = datetime.fromisoformat(booking["start"]).replace(tzinfo=shop_timezone())
     for_car = f" for your {car['description']}" if car else ""
-    return f"To confirm: {label}{for_car} on {spoken(start)}. {CONFIRM_BOOK}"
-
-
-def _label(code: str | None) -> str:
-    from crm.models import ServiceType
-
-    return ServiceType(code).label if code in ServiceType.values else "your service"
-
-
-def _code(label: str) -> str | None:
-    from crm.models import ServiceType
-
-    return next((code for code, name in ServiceType.choices if name == label), parse_service(label))
+    return f"To confirm: {turn.booking_label.lower()}{for_car} on {spoken(start)}. {CONFIRM_BOOK}"
 
 
 def _ask(turn: "_Turn", question: Pending, text: str) -> list[ChatEvent]:
@@ -263,8 +248,25 @@ def _reminder_id(reminder: dict[str, Any] | None) -> int | None:
     return int(value)
 
 
+def _json_object(text: Any) -> dict[str, Any]:
+    """A JSON object from a tool call's arguments or result; anything else reads as empty."""
+    try:
+        value = json.loads(text or "")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _call(name: str, args: dict[str, Any], turn: "_Turn") -> ToolCallRequested:
     return ToolCallRequested(call_id=f"call_{name}_{turn.step}", name=name, arguments=json.dumps(args))
+
+
+class _ToolResult(NamedTuple):
+    """One tool the brain called earlier in the call: its name, the arguments it gave, what came back."""
+
+    name: str
+    args: dict[str, Any]
+    result: dict[str, Any]
 
 
 class _Turn:
@@ -272,6 +274,7 @@ class _Turn:
 
     def __init__(self, messages: list[dict[str, Any]], today: date, context: ChatContext) -> None:
         self.reminder_id = _reminder_id(context.reminder)  # on a reminder call: its appointment
+        self.customer = context.customer or {}
         self.messages = [m for m in messages if m.get("role") != "system"]
         self.today = today
         self.step = len(self.messages)
@@ -282,17 +285,23 @@ class _Turn:
         self.pending = next((q for q in Pending if q.value == context.notes.get("pending")), None)
         self.asked: Pending | None = None  # the question this turn's reply asks, if any
         self.tool_results = self._tool_results()
-        self.last_tool = self.tool_results[-1] if self.tool_results and self.last_role == "tool" else ("", {})
+        menus = [r.result.get("services") for r in self.tool_results if r.name == "get_service_menu"]
+        self.services = {item["service"]: item["name"] for menu in menus if isinstance(menu, list) for item in menu
+                         if isinstance(item, dict) and "service" in item and "name" in item}
+        self.services.update(context.services)  # code -> the name callers hear; the call's own names win
+        last = self.tool_results[-1] if self.tool_results and self.last_role == "tool" else None
+        self.last_tool = (last.name, last.result) if last else ("", {})
         task_words = self._since_last_done()
         self.intent = self._intent(task_words)
         joined = " ".join(task_words)
         self.service = parse_service(joined) if task_words else None
         self.day = next((d for d in (parse_day(w, today) for w in reversed(task_words)) if d), None)
         self.time = next((t for t in (parse_time(w) for w in reversed(task_words)) if t), None)
-        self.appointment = next((r["appointments"][0] for n, r in reversed(self.tool_results)
-                                 if n == "list_appointments" and r.get("appointments")), None)
-        offered = next((r for n, r in reversed(self.tool_results) if n == "check_availability" and "days" in r), None)
-        listed = next((r for n, r in reversed(self.tool_results) if n == "list_vehicles"), None)
+        self.appointment = next((r.result["appointments"][0] for r in reversed(self.tool_results)
+                                 if r.name == "list_appointments" and r.result.get("appointments")), None)
+        offered = next((r for r in reversed(self.tool_results)
+                        if r.name == "check_availability" and "days" in r.result), None)
+        listed = next((r.result for r in reversed(self.tool_results) if r.name == "list_vehicles"), None)
         self.vehicles: list[dict[str, Any]] | None = listed.get("vehicles", []) if listed is not None else None
         self.chosen_vehicle = None
         if self.vehicles:
@@ -300,30 +309,35 @@ class _Turn:
             self.chosen_vehicle = next((c for c in named if c), None) or (
                 self.vehicles[0] if len(self.vehicles) == 1 else None)
         self.booking: dict[str, Any] | None = None  # service and start of the slot the caller is taking
+        self.booking_label = "your service"  # the service's name, as callers hear it
         self.move: dict[str, Any] | None = None  # appointment_id and new_start when it is a reschedule
-        if offered and offered.get("days") and self.time is not None:
-            start = f"{offered['days'][0]['date']}T{self.time.strftime('%H:%M')}"
-            self.booking = {"service": _code(offered["service"]), "start": start}
+        if offered and offered.result.get("days") and self.time is not None:
+            start = f"{offered.result['days'][0]['date']}T{self.time.strftime('%H:%M')}"
+            asked = offered.args.get("service")  # the code the brain asked about; else the name it got back
+            code = asked if isinstance(asked, str) else self.service_code(str(offered.result.get("service", "")))
+            self.booking = {"service": code, "start": start}
+            self.booking_label = self.services.get(code or "") or str(offered.result.get("service") or "your service")
             if self.appointment is not None:
                 self.move = {"appointment_id": self.appointment["appointment_id"], "new_start": start}
 
-    def appointment_service_code(self) -> str | None:
-        return _code(self.appointment["service"]) if self.appointment else None
+    def service_code(self, name: str) -> str | None:
+        """The code of a service the tools named: by the call's names, else by its words."""
+        return next((code for code, label in self.services.items() if label.lower() == name.lower()),
+                    parse_service(name))
 
-    def _tool_results(self) -> list[tuple[str, dict[str, Any]]]:
-        names = {}
+    def appointment_service_code(self) -> str | None:
+        return self.service_code(self.appointment["service"]) if self.appointment else None
+
+    def _tool_results(self) -> list[_ToolResult]:
+        calls: dict[str, tuple[str, dict[str, Any]]] = {}
         out = []
         for message in self.messages:
             for call in message.get("tool_calls") or []:
-                names[call["id"]] = call["function"]["name"]
+                calls[call["id"]] = (call["function"]["name"], _json_object(call["function"].get("arguments")))
             if message["role"] == "tool":
-                try:
-                    result = json.loads(message["content"])
-                except ValueError:
-                    result = {}
-                out.append((names.get(message.get("tool_call_id"), ""), result if isinstance(result, dict) else {}))
+                name, args = calls.get(message.get("tool_call_id") or "", ("", {}))
+                out.append(_ToolResult(name, args, _json_object(message.get("content"))))
         return out
-
     def _since_last_done(self) -> list[str]:
         """The caller's words since the last finished task (a booking, a cancellation, ...)."""
         words: list[str] = []

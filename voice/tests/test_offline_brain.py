@@ -1,9 +1,14 @@
 """The offline brain runs the front-desk flows deterministically, driven through `OfflineBrain.stream`
 with hand-built histories and tool results in the shapes the shop's tools return."""
 
+import ast
 import json
+import os
 import random
+import subprocess
+import sys
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -303,6 +308,76 @@ async def test_a_prompt_that_reads_like_a_reminder_does_not_make_an_inbound_call
     talk = Conversation(system=system)
     assert "What can we do for your car?" in await talk.say("yes")
     assert "confirm_appointment" not in talk.tools_called()
+
+
+async def test_service_names_come_from_the_context() -> None:
+    talk = Conversation(context=ChatContext(services={"oil_change": "Full synthetic oil change"}))
+    await talk.say("oil change tomorrow")
+    assert (await talk.say("10 am")).startswith("To confirm: full synthetic oil change for your 2018 Honda Civic")
+
+
+async def test_without_names_in_the_context_the_tool_results_name_the_service() -> None:
+    talk = Conversation(context=ChatContext())
+    await talk.say("oil change tomorrow")
+    assert (await talk.say("10 am")).startswith("To confirm: oil change for your 2018 Honda Civic")
+
+
+async def test_an_appointment_is_moved_as_the_service_the_context_names() -> None:
+    shop = FakeShop(appointments=[_appointment(5, "Climate control service", "2026-11-25T09:00")])
+    talk = Conversation(shop, context=ChatContext(services={"ac_service": "Climate control service"}))
+    await talk.say("I need to reschedule")
+    await talk.say("Friday")
+    assert shop.calls[-1] == ("check_availability", {"service": "ac_service", "date": "2026-11-27"})
+
+
+async def test_a_known_caller_is_thanked_by_name_from_the_context() -> None:
+    talk = Conversation(context=ChatContext(customer={"id": 3, "name": "Marge Simpson", "phone": "+15550102000"}))
+    assert (await talk.say("that's all, bye")).endswith(", Marge. Goodbye!")
+
+
+BRAIN_MODULES = ("offline_brain", "offline_phrases")
+
+
+@pytest.mark.parametrize("module", BRAIN_MODULES)
+def test_the_brain_modules_import_nothing_from_the_crm(module: str) -> None:
+    path = Path(__file__).parents[1] / "providers" / f"{module}.py"
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    assert not {name for name in imported if name == "crm" or name.startswith("crm.")}
+
+
+def test_the_brain_books_in_a_fresh_interpreter_without_loading_the_crm() -> None:
+    script = """
+import json, sys
+from voice.providers.base import ChatContext
+from voice.providers.offline_brain import OfflineBrain
+today = __import__("datetime").date.today().isoformat()
+tools = {"check_availability", "book_appointment", "list_vehicles"}
+offer = {"service": "Oil change", "minutes": 30, "days": [{"date": today, "day": "Today", "times": ["23:00"]}]}
+history = [{"role": "user", "content": "oil change today at 11 pm"},
+           {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {
+               "name": "check_availability", "arguments": json.dumps({"service": "oil_change", "date": today})}}]},
+           {"role": "tool", "tool_call_id": "c1", "content": json.dumps(offer)},
+           {"role": "assistant", "content": None, "tool_calls": [{"id": "c2", "type": "function", "function": {
+               "name": "list_vehicles", "arguments": "{}"}}]},
+           {"role": "tool", "tool_call_id": "c2", "content": json.dumps({"vehicles": []})}]
+context = ChatContext()
+confirm = OfflineBrain().decide(history, tools, context)[0].text
+history += [{"role": "assistant", "content": confirm}, {"role": "user", "content": "yes"}]
+booked = OfflineBrain().decide(history, tools, context)[0].name
+print(json.dumps([confirm, booked, sorted(m for m in sys.modules if m.split(".")[0] == "crm")]))
+"""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "autoshop.settings", "SHOP_TIMEZONE": "America/New_York"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False,  # noqa: S603 - our own interpreter and script
+                          cwd=Path(__file__).parents[2], timeout=60)
+    assert done.returncode == 0, done.stderr
+    confirm, booked, crm_modules = json.loads(done.stdout)
+    assert confirm.startswith("To confirm: oil change on") and booked == "book_appointment"
+    assert crm_modules == []
 
 
 CALLER_LINES = ["hi", "I need an oil change", "brakes", "tuesday", "the 31st", "february 30th", "at 10", "10:75", "yes",
