@@ -1,0 +1,137 @@
+"""What the conversation so far says, for the offline brain: the caller's words since the last finished
+task, what they asked for, the tool results (with the arguments of each call), and the call's facts
+from ChatContext, including the brain's own pending question kept in `context.notes`.
+"""
+
+import json
+from datetime import date
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from voice.providers.base import ChatContext
+from voice.providers.offline_phrases import parse_day, parse_intent, parse_service, parse_time, parse_vehicle
+
+
+class Pending(StrEnum):
+    """The brain's own question awaiting the caller's answer, as kept in `context.notes["pending"]`."""
+
+    CONFIRM_BOOK = "confirm_book"  # the slot (and car) were read back: a yes books it
+    CONFIRM_CANCEL = "confirm_cancel"  # the appointment was read back: a yes cancels it
+    CONFIRM_MOVE = "confirm_move"  # the new time was read back: a yes moves the appointment
+    WHICH_CAR = "which_car"  # the caller's cars were listed: the answer names one
+
+
+class ToolResult(NamedTuple):
+    """One tool the brain called earlier in the call: its name, the arguments it gave, what came back."""
+
+    name: str
+    args: dict[str, Any]
+    result: dict[str, Any]
+
+
+class Turn:
+    """What the conversation says so far, from the brain's point of view."""
+
+    def __init__(self, messages: list[dict[str, Any]], today: date, context: ChatContext) -> None:
+        self.reminder_id = _reminder_id(context.reminder)  # on a reminder call: its appointment
+        self.customer = context.customer or {}
+        self.messages = [m for m in messages if m.get("role") != "system"]
+        self.today = today
+        self.step = len(self.messages)
+        self.last_role = self.messages[-1]["role"] if self.messages else "user"
+        callers = [i for i, m in enumerate(self.messages) if m["role"] == "user"]
+        self.caller_now = self.messages[callers[-1]]["content"] if callers else ""
+        self.caller_earlier = [self.messages[i]["content"] for i in callers[:-1]]
+        self.pending = next((q for q in Pending if q.value == context.notes.get("pending")), None)
+        self.asked: Pending | None = None  # the question this turn's reply asks, if any
+        self.tool_results = self._tool_results()
+        menus = [r.result.get("services") for r in self.tool_results if r.name == "get_service_menu"]
+        self.services = {item["service"]: item["name"] for menu in menus if isinstance(menu, list) for item in menu
+                         if isinstance(item, dict) and "service" in item and "name" in item}
+        self.services.update(context.services)  # code -> the name callers hear; the call's own names win
+        last = self.tool_results[-1] if self.tool_results and self.last_role == "tool" else None
+        self.last_tool = (last.name, last.result) if last else ("", {})
+        task_words = self._since_last_done()
+        self.intent = self._intent(task_words)
+        joined = " ".join(task_words)
+        self.service = parse_service(joined) if task_words else None
+        self.day = next((d for d in (parse_day(w, today) for w in reversed(task_words)) if d), None)
+        self.time = next((t for t in (parse_time(w) for w in reversed(task_words)) if t), None)
+        self.appointment = next((r.result["appointments"][0] for r in reversed(self.tool_results)
+                                 if r.name == "list_appointments" and r.result.get("appointments")), None)
+        offered = next((r for r in reversed(self.tool_results)
+                        if r.name == "check_availability" and "days" in r.result), None)
+        listed = next((r.result for r in reversed(self.tool_results) if r.name == "list_vehicles"), None)
+        self.vehicles: list[dict[str, Any]] | None = listed.get("vehicles", []) if listed is not None else None
+        self.chosen_vehicle = None
+        if self.vehicles:
+            named = [parse_vehicle(self.vehicles, w) for w in reversed(task_words)]
+            self.chosen_vehicle = next((c for c in named if c), None) or (
+                self.vehicles[0] if len(self.vehicles) == 1 else None)
+        self.booking: dict[str, Any] | None = None  # service and start of the slot the caller is taking
+        self.booking_label = "your service"  # the service's name, as callers hear it
+        self.move: dict[str, Any] | None = None  # appointment_id and new_start when it is a reschedule
+        if offered and offered.result.get("days") and self.time is not None:
+            start = f"{offered.result['days'][0]['date']}T{self.time.strftime('%H:%M')}"
+            asked = offered.args.get("service")  # the code the brain asked about; else the name it got back
+            code = asked if isinstance(asked, str) else self.service_code(str(offered.result.get("service", "")))
+            self.booking = {"service": code, "start": start}
+            self.booking_label = self.services.get(code or "") or str(offered.result.get("service") or "your service")
+            if self.appointment is not None:
+                self.move = {"appointment_id": self.appointment["appointment_id"], "new_start": start}
+
+    def service_code(self, name: str) -> str | None:
+        """The code of a service the tools named: by the call's names, else by its words."""
+        return next((code for code, label in self.services.items() if label.lower() == name.lower()),
+                    parse_service(name))
+
+    def appointment_service_code(self) -> str | None:
+        """The code of the appointment being cancelled or moved (from list_appointments)."""
+        return self.service_code(self.appointment["service"]) if self.appointment else None
+
+    def _tool_results(self) -> list[ToolResult]:
+        calls: dict[str, tuple[str, dict[str, Any]]] = {}
+        out = []
+        for message in self.messages:
+            for call in message.get("tool_calls") or []:
+                calls[call["id"]] = (call["function"]["name"], _json_object(call["function"].get("arguments")))
+            if message["role"] == "tool":
+                name, args = calls.get(message.get("tool_call_id") or "", ("", {}))
+                out.append(ToolResult(name, args, _json_object(message.get("content"))))
+        return out
+
+    def _since_last_done(self) -> list[str]:
+        """The caller's words since the last finished task (a booking, a cancellation, ...)."""
+        words: list[str] = []
+        names = {}
+        for message in self.messages:
+            for call in message.get("tool_calls") or []:
+                names[call["id"]] = call["function"]["name"]
+            if message["role"] == "tool" and names.get(message.get("tool_call_id")) in (
+                    "book_appointment", "cancel_appointment", "reschedule_appointment", "confirm_appointment"):
+                if "error" not in message.get("content", ""):
+                    words = []
+            elif message["role"] == "user":
+                words.append(message["content"])
+        return words
+
+    @staticmethod
+    def _intent(words: list[str]) -> str | None:
+        return next((intent for intent in map(parse_intent, reversed(words)) if intent), None)
+
+
+def _reminder_id(reminder: dict[str, Any] | None) -> int | None:
+    """The appointment a reminder call is about (the call's facts, never the prompt's prose)."""
+    value = (reminder or {}).get("appointment_id")
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdecimal():
+        return None
+    return int(value)
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    """A JSON object from a tool call's arguments or result; anything else reads as empty."""
+    try:
+        value = json.loads(text or "")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
