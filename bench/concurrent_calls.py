@@ -39,12 +39,13 @@ import autoshop.asgi  # noqa: E402, F401 - the web process's own start: Django, 
 
 logging.disable(logging.INFO)  # one line per call start and end would drown the figures
 
+from voice.state import SessionStore  # noqa: E402
+
 from voice import twilio_protocol as twilio  # noqa: E402
 from voice.agent.shop_tools import registry  # noqa: E402
 from voice.phrases import PhraseCache  # noqa: E402
 from voice.providers.base import TranscriptReceived  # noqa: E402
 from voice.session import CallInfo, CallSession, SessionConfig  # noqa: E402
-from voice.state import SessionStore  # noqa: E402
 from voice.tests.fakes import QueueSTT, TimedChat, TimedTTS, TwilioPlayer  # noqa: E402
 from voice.turns import TurnState  # noqa: E402
 

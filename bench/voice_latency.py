@@ -24,11 +24,12 @@ import django
 
 django.setup()
 
+from voice.state import SessionStore  # noqa: E402
+
 from voice.agent.shop_tools import registry  # noqa: E402
 from voice.phrases import PhraseCache  # noqa: E402
 from voice.providers.base import SpeechStarted, TextDelta, TranscriptReceived  # noqa: E402
 from voice.session import CallInfo, CallSession, SessionConfig  # noqa: E402
-from voice.state import SessionStore  # noqa: E402
 from voice.tests.fakes import QueueSTT, TimedChat, TimedTTS, TwilioPlayer  # noqa: E402
 
 REPLY = ("Sure, I can help with that. We have an opening on Tuesday at ten in the morning, "

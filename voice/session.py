@@ -14,11 +14,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.utils import timezone
 
 from crm.models import CallOutcome, ServiceType
 from crm.phones import mask_phone
 from crm.services import appointment_confirm_for_reminder
+from scheduling.shop import shop_now
 from voice import call_script as script
 from voice.agent.loop import agent_reply
 from voice.agent.prompt import system_prompt
@@ -35,7 +35,6 @@ from voice.turns import (
     AgentReplyStarted,
     CancelReply,
     HangUp,
-    KeyPressed,
     PausePlayback,
     PromptSilence,
     ResumePlayback,
@@ -213,7 +212,7 @@ class CallSession:
     async def _agent_text(self) -> AsyncIterator[str]:
         record = self.record
         customer = record.identity.customer
-        system = system_prompt(timezone.localtime(), (customer or {}).get("name"), customer is not None,
+        system = system_prompt(shop_now(), (customer or {}).get("name"), customer is not None,
                                reminder=record.identity.reminder)
         first = True
         try:

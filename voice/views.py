@@ -2,7 +2,6 @@
 
 import logging
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -13,7 +12,7 @@ from crm.selectors import customer_get_by_phone
 from crm.services import call_log_start, call_log_status
 from telephony.signatures import twilio_only
 from telephony.twiml import front_desk_twiml, stream_twiml, twiml_response
-from voice.state import session_key
+from voice.call_record import CallIdentity, CallRecord, SessionStore
 
 logger = logging.getLogger(__name__)
 
@@ -41,22 +40,28 @@ def voice_webhook(request: HttpRequest) -> HttpResponse:
 @twilio_only
 def stream_ended(request: HttpRequest) -> HttpResponse:
     """`<Connect action>`: the media stream closed while the call is still up. Transfer, hang up,
-    or (if the stream dropped, e.g. a worker restarted) open a new stream that resumes the talk."""
+    or (if the stream dropped, e.g. a worker restarted) open a new stream that resumes the talk,
+    as the same caller, direction and appointment the call record holds."""
     call_sid = request.POST.get("CallSid", "")
-    state = cache.get(session_key(call_sid)) or {}
-    response = VoiceResponse()
-    if state.get("transfer"):
+    store = SessionStore()
+    record = store.load_sync(call_sid)
+    if record is not None and record.transfer:
         return twiml_response(front_desk_twiml(request.POST.get("To") or None))
-    reconnects = int(state.get("reconnects", 0))
-    if state.get("ended") or reconnects >= MAX_STREAM_RECONNECTS:
+    response = VoiceResponse()
+    if record is not None and (record.ended or record.reconnects >= MAX_STREAM_RECONNECTS):
         response.hangup()
         return twiml_response(response)
-    state["reconnects"] = reconnects + 1
-    cache.set(session_key(call_sid), state, 60 * 60 * 2)
-    caller = try_normalize_phone(request.POST.get("From", "")) or ""
-    direction = "outbound" if request.POST.get("Direction", "").startswith("outbound") else "inbound"
-    logger.warning("call %s: media stream dropped, reconnecting (%d)", call_sid, reconnects + 1)
-    return twiml_response(stream_twiml(call_sid, caller, direction))
+    if record is None:  # the stream dropped before it started: the call is who Twilio says it is
+        outbound = request.POST.get("Direction", "").startswith("outbound")
+        caller = try_normalize_phone(request.POST.get("To" if outbound else "From", "")) or ""
+        record = CallRecord.new(CallIdentity(call_sid=call_sid, caller=caller,
+                                             direction="outbound" if outbound else "inbound"))
+        store.save_sync(record)
+    count = store.count_reconnect(call_sid)
+    identity = record.identity
+    extra = {"appointment": str(identity.reminder["appointment_id"])} if identity.reminder else None
+    logger.warning("call %s: media stream dropped, reconnecting (%d)", call_sid, count)
+    return twiml_response(stream_twiml(call_sid, identity.caller or "", identity.direction, extra=extra))
 
 
 @csrf_exempt

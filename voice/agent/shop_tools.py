@@ -13,13 +13,11 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from crm.models import ACTIVE_STATUSES, SERVICE_MENU, Appointment, CallOutcome, Customer, ServiceType, Vehicle
+from crm.models import ACTIVE_STATUSES, SERVICE_MENU, CallOutcome, ServiceType
 from crm.selectors import (
     appointment_count_upcoming,
     appointment_free_starts,
-    appointment_get_for_customer,
     appointment_list_upcoming,
-    customer_get_for_caller,
     vehicle_list_for_customer,
 )
 from crm.services import (
@@ -33,131 +31,16 @@ from crm.services import (
     vehicle_add,
 )
 from scheduling.shop import WEEKDAY_KEYS, opening_hours, shop_now, shop_timezone, shop_today
-from scheduling.spoken import spoken_day, spoken_time
+from scheduling.spoken import spoken_day
+from voice.agent import tool_arguments as arg
 from voice.agent.speech import spoken_price
 from voice.agent.tool_registry import ToolError, ToolRegistry, ToolResult
 from voice.call_record import CallIntent, ToolScope
 
 registry = ToolRegistry()
 
-SERVICE_ENUM = {"type": "string", "enum": list(ServiceType.values),
-                "description": "Service code from get_service_menu."}
-CONFIRMED = {"type": "boolean", "description": "True only after you read the details back and the caller said yes."}
 MAX_DAYS_PER_QUERY = 7
-MAX_TIMES_PER_DAY = 8
 CHECKING = "Let me check the calendar."
-
-
-def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": required or [], "additionalProperties": False}
-
-
-# --- parsing what the model sent ---------------------------------------------------------------------------
-
-
-def _id_arg(args: dict[str, Any], field: str, source: str) -> int:
-    """A record id the model passed back: a whole number (or its digits as text), nothing else."""
-    value = args.get(field)
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdecimal():
-        raise ToolError(f"{field} must be a number from {source}.")
-    return int(value)
-
-
-def _text_arg(args: dict[str, Any], field: str) -> str | None:
-    value = args.get(field)
-    if value is not None and not isinstance(value, str):
-        raise ToolError(f"{field} must be text.")
-    return value
-
-
-def _parse_day(text: Any, field: str) -> date:
-    try:
-        return date.fromisoformat(str(text))
-    except ValueError as exc:
-        raise ToolError(f"{field} must be a date like 2026-11-24.") from exc
-
-
-def _parse_start(text: Any) -> datetime:
-    """A start time the model wrote, read in the shop's timezone when it carries no offset."""
-    try:
-        moment = datetime.fromisoformat(str(text))
-    except ValueError as exc:
-        raise ToolError("start must be a date and time like 2026-11-24T09:30, in the shop's local time.") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=shop_timezone())
-    return moment
-
-
-def _service(args: dict[str, Any]) -> str:
-    service = str(args.get("service", ""))
-    if service not in SERVICE_MENU:
-        raise ToolError(f"Unknown service {service!r}; use one of: {', '.join(ServiceType.values)}.")
-    return service
-
-
-def _require_confirmation(args: dict[str, Any], what: str) -> None:
-    if args.get("caller_confirmed") is not True:
-        raise ToolError(f"Before you {what}, read the details back to the caller and ask them to confirm; "
-                        "then call again with caller_confirmed true.")
-
-
-# --- the caller's own records ------------------------------------------------------------------------------
-
-
-def _customer(scope: ToolScope) -> Customer | None:
-    customer = customer_get_for_caller(phone=scope.caller_phone, customer_id=scope.customer_id)
-    if customer is not None:
-        scope.customer_id = customer.pk
-    return customer
-
-
-def _require_customer(scope: ToolScope) -> Customer:
-    customer = _customer(scope)
-    if customer is None:
-        raise ToolError("This caller has no record yet. Ask for their name and save it with update_customer first.")
-    return customer
-
-
-def _own_appointment(scope: ToolScope, args: dict[str, Any]) -> Appointment:
-    customer = _require_customer(scope)
-    appointment_id = _id_arg(args, "appointment_id", "list_appointments")
-    appointment = appointment_get_for_customer(customer_id=customer.pk, appointment_id=appointment_id)
-    if appointment is None:
-        raise ToolError("No such appointment on this caller's record; use list_appointments.")
-    return appointment
-
-
-def _changed(scope: ToolScope, appointment: Appointment) -> None:
-    if appointment.pk not in scope.facts.changed_ids:
-        scope.facts.changed_ids.append(appointment.pk)
-
-
-# --- summaries for the model -------------------------------------------------------------------------------
-
-
-def _appointment_summary(appointment: Appointment) -> dict[str, Any]:
-    vehicle = appointment.vehicle
-    return {
-        "appointment_id": appointment.pk,
-        "service": appointment.get_service_type_display(),
-        "when": spoken_time(appointment.scheduled_at),
-        "start": appointment.scheduled_at.astimezone(shop_timezone()).strftime("%Y-%m-%dT%H:%M"),
-        "vehicle": vehicle.label if vehicle else None,
-        "status": appointment.status,
-    }
-
-
-def _vehicle_summary(vehicle: Vehicle) -> dict[str, Any]:
-    return {"vehicle_id": vehicle.pk, "description": vehicle.label, "license_plate": vehicle.license_plate,
-            "vin_last6": vehicle.vin[-6:]}
-
-
-def _spread(times: list[datetime]) -> list[datetime]:
-    """At most MAX_TIMES_PER_DAY times, spread over the day."""
-    if len(times) <= MAX_TIMES_PER_DAY:
-        return times
-    step = len(times) / MAX_TIMES_PER_DAY
-    return [times[int(i * step)] for i in range(MAX_TIMES_PER_DAY)]
 
 
 # --- the tools ---------------------------------------------------------------------------------------------
@@ -199,22 +82,22 @@ async def get_service_menu(scope: ToolScope, args: dict[str, Any]) -> ToolResult
 @database_sync_to_async
 def lookup_customer(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """The caller's own record, whatever number or id the model asks about."""
-    customer = _customer(scope)
+    customer = arg.caller_customer(scope)
     if customer is None:
         return ToolResult({"known": False, "note": "New caller; ask for their name when it is needed."})
     return ToolResult({"known": True, "name": customer.name, "email": customer.email,
-                       "vehicles": [_vehicle_summary(v) for v in vehicle_list_for_customer(customer_id=customer.pk)],
+                       "vehicles": [arg.vehicle_summary(v) for v in vehicle_list_for_customer(customer_id=customer.pk)],
                        "upcoming_appointments": appointment_count_upcoming(customer_id=customer.pk)})
 
 
 @registry.register("update_customer", "Save the caller's name and/or email (creates their record if new).",
-                   _obj({"name": {"type": "string"}, "email": {"type": "string"}}), writes=True)
+                   arg.params({"name": {"type": "string"}, "email": {"type": "string"}}), writes=True)
 @database_sync_to_async
 def update_customer_tool(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """Save what the caller said about themselves on their own record."""
     if not scope.caller_phone:
         raise ToolError("The caller's number is hidden, so I can't save a record; offer a transfer to staff.")
-    name, email = _text_arg(args, "name"), _text_arg(args, "email")
+    name, email = arg.text_arg(args, "name"), arg.text_arg(args, "email")
     customer = customer_for_caller(phone=scope.caller_phone, customer_id=scope.customer_id)
     scope.customer_id = customer.pk
     try:
@@ -228,18 +111,19 @@ def update_customer_tool(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
 @database_sync_to_async
 def list_vehicles(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """The caller's own cars."""
-    customer = _require_customer(scope)
-    return ToolResult({"vehicles": [_vehicle_summary(v) for v in vehicle_list_for_customer(customer_id=customer.pk)]})
+    customer = arg.require_customer(scope)
+    vehicles = vehicle_list_for_customer(customer_id=customer.pk)
+    return ToolResult({"vehicles": [arg.vehicle_summary(v) for v in vehicles]})
 
 
 @registry.register("add_vehicle", "Add a car to the caller's record. The VIN is checked and decoded for make "
-                   "and year.", _obj({"vin": {"type": "string"}, "model": {"type": "string"},
+                   "and year.", arg.params({"vin": {"type": "string"}, "model": {"type": "string"},
                                       "license_plate": {"type": "string"}, "mileage": {"type": "integer"}},
                                      ["vin"]), writes=True)
 @database_sync_to_async
 def add_vehicle(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """Add a car, by VIN, to the caller's own record."""
-    customer = _require_customer(scope)
+    customer = arg.require_customer(scope)
     mileage = args.get("mileage")
     try:
         vehicle = vehicle_add(customer=customer, vin=str(args.get("vin", "")), model=str(args.get("model", "")),
@@ -247,23 +131,23 @@ def add_vehicle(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
                               mileage=int(mileage) if isinstance(mileage, int | float) and mileage >= 0 else None)
     except ValidationError as exc:
         raise ToolError(" ".join(exc.messages)) from exc
-    return ToolResult({"added": True, **_vehicle_summary(vehicle)})
+    return ToolResult({"added": True, **arg.vehicle_summary(vehicle)})
 
 
 @registry.register(
     "check_availability",
     "Free start times for a service on a day or a range of days (at most 7). Dates are YYYY-MM-DD; give time "
     "(HH:MM) too when the caller asked for one, to learn whether exactly that start is free.",
-    _obj({"service": SERVICE_ENUM, "date": {"type": "string"}, "end_date": {"type": "string"},
+    arg.params({"service": arg.SERVICE_ENUM, "date": {"type": "string"}, "end_date": {"type": "string"},
           "time": {"type": "string"}}, ["service", "date"]),
     filler=CHECKING,
 )
 @database_sync_to_async
 def check_availability(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """Free start times over a few days, a handful per day, and whether the asked-for time is free."""
-    service = _service(args)
-    first = _parse_day(args.get("date"), "date")
-    last = _parse_day(args.get("end_date"), "end_date") if args.get("end_date") else first
+    service = arg.service_arg(args)
+    first = arg.parse_day(args.get("date"), "date")
+    last = arg.parse_day(args.get("end_date"), "end_date") if args.get("end_date") else first
     today = shop_today()
     if last < today:
         raise ToolError("Those dates are in the past; ask the caller for a day from today on.")
@@ -279,7 +163,7 @@ def check_availability(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
         "service": ServiceType(service).label,
         "minutes": int(SERVICE_MENU[service].duration.total_seconds() // 60),
         "days": [{"date": day.isoformat(), "day": spoken_day(day),
-                  "times": [s.astimezone(tz).strftime("%H:%M") for s in _spread(times)]}
+                  "times": [s.astimezone(tz).strftime("%H:%M") for s in arg.spread(times)]}
                  for day, times in sorted(days.items())],
         "note": "No free times in that range." if not starts else "Offer two or three of these, not the whole list.",
     }
@@ -293,8 +177,8 @@ def check_availability(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
 @registry.register(
     "book_appointment",
     "Book a service for the caller. start is the shop's local time, YYYY-MM-DDTHH:MM.",
-    _obj({"service": SERVICE_ENUM, "start": {"type": "string"}, "vehicle_id": {"type": "integer"},
-          "notes": {"type": "string"}, "caller_confirmed": CONFIRMED,
+    arg.params({"service": arg.SERVICE_ENUM, "start": {"type": "string"}, "vehicle_id": {"type": "integer"},
+          "notes": {"type": "string"}, "caller_confirmed": arg.CONFIRMED,
           "additional_booking_requested": {"type": "boolean",
                                            "description": "True only if the caller asked for another booking."}},
          ["service", "start", "caller_confirmed"]),
@@ -304,16 +188,16 @@ def check_availability(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
 @database_sync_to_async
 def book_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """Book for the caller, once per call unless they ask for another; a replayed request finds the same row."""
-    service = _service(args)
-    start = _parse_start(args.get("start"))
-    _require_confirmation(args, "book")
+    service = arg.service_arg(args)
+    start = arg.parse_start(args.get("start"))
+    arg.require_confirmation(args, "book")
     facts = scope.facts
     key = f"{scope.call_sid}:{service}:{start.isoformat()}"
     if facts.booked_ids and not args.get("additional_booking_requested") and key not in facts.idempotency_keys:
         raise ToolError("This call already booked an appointment. Only book another if the caller asked for one.")
     if not scope.caller_phone:
         raise ToolError("The caller's number is hidden, so I can't book; offer a transfer to staff.")
-    vehicle_id = None if args.get("vehicle_id") is None else _id_arg(args, "vehicle_id", "list_vehicles")
+    vehicle_id = None if args.get("vehicle_id") is None else arg.id_arg(args, "vehicle_id", "list_vehicles")
     try:
         appointment = appointment_book_for_caller(
             phone=scope.caller_phone, customer_id=scope.customer_id, service_type=service, start=start,
@@ -326,7 +210,7 @@ def book_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
         facts.idempotency_keys.append(key)
     cost = appointment.total_cost
     price = spoken_price(cost) if cost is not None else None
-    return ToolResult({"booked": True, **_appointment_summary(appointment), "price": price},
+    return ToolResult({"booked": True, **arg.appointment_summary(appointment), "price": price},
                       outcome=CallOutcome.BOOKED)
 
 
@@ -334,67 +218,67 @@ def book_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
 @database_sync_to_async
 def list_appointments(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """The caller's own upcoming appointments, soonest first."""
-    customer = _customer(scope)
+    customer = arg.caller_customer(scope)
     if customer is None:
         return ToolResult({"appointments": []})
     rows = appointment_list_upcoming(customer_id=customer.pk, limit=10)
-    return ToolResult({"appointments": [_appointment_summary(a) for a in rows]})
+    return ToolResult({"appointments": [arg.appointment_summary(a) for a in rows]})
 
 
 @registry.register(
     "reschedule_appointment", "Move one of the caller's appointments to a new start (shop local time).",
-    _obj({"appointment_id": {"type": "integer"}, "new_start": {"type": "string"}, "caller_confirmed": CONFIRMED},
-         ["appointment_id", "new_start", "caller_confirmed"]),
+    arg.params({"appointment_id": {"type": "integer"}, "new_start": {"type": "string"},
+                "caller_confirmed": arg.CONFIRMED}, ["appointment_id", "new_start", "caller_confirmed"]),
     filler=CHECKING,
     writes=True,
 )
 @database_sync_to_async
 def reschedule_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """Move one of the caller's own appointments, under the same rules as a booking."""
-    appointment = _own_appointment(scope, args)
-    start = _parse_start(args.get("new_start"))
-    _require_confirmation(args, "reschedule")
+    appointment = arg.own_appointment(scope, args)
+    start = arg.parse_start(args.get("new_start"))
+    arg.require_confirmation(args, "reschedule")
     try:
         appointment = appointment_reschedule(appointment=appointment, start=start)
     except BookingError as exc:
         raise ToolError(str(exc)) from exc
-    _changed(scope, appointment)
-    return ToolResult({"rescheduled": True, **_appointment_summary(appointment)}, outcome=CallOutcome.RESCHEDULED)
+    arg.changed(scope, appointment)
+    return ToolResult({"rescheduled": True, **arg.appointment_summary(appointment)}, outcome=CallOutcome.RESCHEDULED)
 
 
 @registry.register(
     "cancel_appointment", "Cancel one of the caller's appointments.",
-    _obj({"appointment_id": {"type": "integer"}, "caller_confirmed": CONFIRMED},
+    arg.params({"appointment_id": {"type": "integer"}, "caller_confirmed": arg.CONFIRMED},
          ["appointment_id", "caller_confirmed"]),
     writes=True,
 )
 @database_sync_to_async
 def cancel_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """Cancel one of the caller's own appointments, once they said yes."""
-    appointment = _own_appointment(scope, args)
-    _require_confirmation(args, "cancel")
+    appointment = arg.own_appointment(scope, args)
+    arg.require_confirmation(args, "cancel")
     try:
         appointment = appointment_cancel(appointment=appointment)
     except BookingError as exc:
         raise ToolError(str(exc)) from exc
-    _changed(scope, appointment)
-    return ToolResult({"cancelled": True, **_appointment_summary(appointment)}, outcome=CallOutcome.CANCELLED)
+    arg.changed(scope, appointment)
+    return ToolResult({"cancelled": True, **arg.appointment_summary(appointment)}, outcome=CallOutcome.CANCELLED)
 
 
 @registry.register("confirm_appointment", "Mark one of the caller's appointments as confirmed (they will come).",
-                   _obj({"appointment_id": {"type": "integer"}}, ["appointment_id"]), writes=True)
+                   arg.params({"appointment_id": {"type": "integer"}}, ["appointment_id"]), writes=True)
 @database_sync_to_async
 def confirm_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """The caller says they will come to one of their own appointments."""
-    appointment = appointment_confirm(appointment=_own_appointment(scope, args))
+    appointment = appointment_confirm(appointment=arg.own_appointment(scope, args))
     if appointment.status not in ACTIVE_STATUSES:
         raise ToolError("That appointment is no longer active.")
-    _changed(scope, appointment)
-    return ToolResult({"confirmed": True, **_appointment_summary(appointment)}, outcome=CallOutcome.CONFIRMED)
+    arg.changed(scope, appointment)
+    return ToolResult({"confirmed": True, **arg.appointment_summary(appointment)}, outcome=CallOutcome.CONFIRMED)
 
 
 @registry.register("transfer_to_human", "Hand the caller to a person at the front desk after your next sentence.",
-                   _obj({"reason": {"type": "string"}}))
+                   arg.params({"reason": {"type": "string"}}))
 async def transfer_to_human(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """Ask for the front desk once the agent's next sentence has been heard (the call record ends the call)."""
     return ToolResult({"transferring": True, "say": "Tell the caller you're connecting them to the front desk now."},

@@ -13,7 +13,7 @@ from voice.agent.tool_registry import ToolRegistry, ToolResult
 from voice.call_record import CallIdentity, SessionStore, ToolScope
 from voice.call_script import APOLOGY, CANT_HEAR, RESUMED
 from voice.phrases import PhraseCache
-from voice.providers.base import ProviderError, SpeechStarted, TranscriptReceived, UtteranceEnded
+from voice.providers.base import ProviderError, SpeechStarted, TextDelta, TranscriptReceived, UtteranceEnded
 from voice.session import CallSession, SessionConfig
 from voice.tests.fakes import QueueSTT, TimedChat, TimedTTS, TwilioPlayer, tool_call
 from voice.tests.virtual_time import VirtualTime
@@ -292,3 +292,58 @@ async def test_every_turn_tells_the_model_the_time_it_is_now() -> None:
     assert timezone.localtime(start).strftime("%-I:%M %p") in first
     later = timezone.localtime(start + timedelta(hours=2)).strftime("%-I:%M %p")
     assert later in second and later not in first
+
+
+async def test_after_a_clear_no_agent_audio_reaches_twilio_until_the_turn_is_decided() -> None:
+    """The caller cuts in: `clear` is the last thing Twilio gets until the next reply starts, and a
+    false alarm sends nothing either until it is judged one (then the unheard audio goes back out)."""
+    turns = TurnConfig(false_interruption_timeout=1.0)
+    async with Call(chat=TimedChat(reply=LONG_REPLY), tts=TimedTTS(ms_per_char=25), speed=1.0,
+                    turn_config=turns) as call:
+        call.say("What times do you have?")
+        await call.until(lambda: len(call.twilio.audio) > 8000, what="a second of the reply")
+        call.stt.stream.emit(SpeechStarted())  # a cough, or the start of words: not decided yet
+        await call.until(lambda: call.twilio.clears == 1, what="the clear")
+        cleared = len(call.twilio.messages)
+        await call.time.advance(0.9)
+        assert "media" not in call.twilio.events_after(cleared)  # undecided: silence
+        await call.time.advance(0.2)  # no words came: a false alarm, the reply goes on
+        assert "media" in call.twilio.events_after(cleared)
+
+        call.stt.stream.emit(SpeechStarted())
+        await call.until(lambda: call.twilio.clears == 2, what="the second clear")
+        cleared = len(call.twilio.messages)
+        call.stt.stream.emit(TranscriptReceived("wait actually", is_final=False))  # real words: cut in
+        await call.until(lambda: call.session.turns.interruptions == 1, what="the interruption")
+        await call.time.advance(2.0)
+        assert "media" not in call.twilio.events_after(cleared)  # the old reply sends nothing more
+        call.stt.stream.emit(TranscriptReceived("wait actually Thursday", is_final=True, speech_final=True))
+        await call.until(lambda: "media" in call.twilio.events_after(cleared), what="the next reply")
+        assert len(call.chat.requests) == 2
+
+
+async def test_facts_tools_collected_survive_a_new_stream_for_the_same_call() -> None:
+    """What a tool wrote into the call's facts (a booking's id and key) is there after a reconnect, so
+    the "already booked in this call" guard and the idempotency keys still hold."""
+    seen: list[list[int]] = []
+    tools = ToolRegistry()
+
+    @tools.register("book", "Books.", writes=True)
+    async def book(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+        seen.append(list(scope.facts.booked_ids))
+        scope.facts.booked_ids.append(7)
+        scope.facts.idempotency_keys.append("CA-facts:oil_change:2026-12-08T10:00")
+        return ToolResult({"booked": True})
+
+    def chat() -> TimedChat:
+        return TimedChat(script=[[tool_call("book")], [TextDelta("Booked.")]])
+
+    async with Call(call_sid="CA-facts", chat=chat(), tools=tools) as call:
+        call.say("Book an oil change")
+        await call.until(lambda: call.history[-1].get("content") == "Booked.", what="the booking")
+        await call.idle()
+    async with Call(call_sid="CA-facts", chat=chat(), tools=tools) as again:
+        again.say("And another one")
+        await again.until(lambda: len(seen) == 2, what="the second booking attempt")
+    assert seen == [[], [7]]
+    assert again.session.record.facts.idempotency_keys == ["CA-facts:oil_change:2026-12-08T10:00"] * 2

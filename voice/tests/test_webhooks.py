@@ -5,14 +5,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from twilio.request_validator import RequestValidator
 
 from crm.models import CallLog
 from crm.tests.factories import CallLogFactory, CustomerFactory
 from telephony.tokens import stream_token_valid
-from voice.state import session_key
+from voice.call_record import CallIdentity, CallIntent, CallRecord, SessionStore
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -88,26 +87,59 @@ def test_status_callback_keeps_an_outcome_the_agent_recorded() -> None:
     assert CallLog.objects.get(call_sid=CALL["CallSid"]).outcome == "booked"
 
 
+def _record(**kwargs: Any) -> CallRecord:
+    record = CallRecord.new(CallIdentity(call_sid=CALL["CallSid"], caller="+15550102000", **kwargs))
+    return record
+
+
 def test_stream_end_with_transfer_dials_the_front_desk() -> None:
-    cache.set(session_key(CALL["CallSid"]), {"transfer": True})
+    record = _record()
+    record.note(intent=CallIntent.TRANSFER)
+    SessionStore().save_sync(record)
     root = ET.fromstring(_post("/twilio/stream-ended", CALL).content)
     assert root.findtext("Dial/Number") == "+15550100199"
 
 
 def test_stream_end_after_goodbye_hangs_up() -> None:
-    cache.set(session_key(CALL["CallSid"]), {"ended": True})
+    record = _record()
+    record.note(intent=CallIntent.END)
+    SessionStore().save_sync(record)
     root = ET.fromstring(_post("/twilio/stream-ended", CALL).content)
     assert root.find("Hangup") is not None
 
 
 def test_dropped_stream_reconnects_a_bounded_number_of_times() -> None:
-    cache.set(session_key(CALL["CallSid"]), {"history": [{"role": "user", "content": "hi"}]})
+    record = _record()
+    record.history.append({"role": "user", "content": "hi"})
+    SessionStore().save_sync(record)
     for _ in range(3):
         root = ET.fromstring(_post("/twilio/stream-ended", CALL).content)
         assert root.find("Connect/Stream") is not None
     root = ET.fromstring(_post("/twilio/stream-ended", CALL).content)
     assert root.find("Hangup") is not None
-    assert cache.get(session_key(CALL["CallSid"]))["history"] == [{"role": "user", "content": "hi"}]
+    again = SessionStore().load_sync(CALL["CallSid"])
+    assert again is not None and again.history == [{"role": "user", "content": "hi"}] and again.reconnects == 3
+
+
+def test_an_outbound_reminder_call_reconnects_as_the_customer_about_the_same_appointment() -> None:
+    """Twilio's `From` on an outbound call is the shop's own number: the record says who was called."""
+    record = _record(direction="outbound", reminder={"appointment_id": 12, "service": "Oil change"})
+    SessionStore().save_sync(record)
+    outbound = {**CALL, "From": "+15550100100", "To": "+15550102000", "Direction": "outbound-api"}
+    root = ET.fromstring(_post("/twilio/stream-ended", outbound).content)
+    params = {p.get("name"): p.get("value") for p in root.iter("Parameter")}
+    assert params["caller"] == "+15550102000" and params["direction"] == "outbound"
+    assert params["appointment"] == "12"
+
+
+def test_a_session_save_after_the_drop_does_not_undo_the_reconnect_count() -> None:
+    store = SessionStore()
+    store.save_sync(_record())
+    _post("/twilio/stream-ended", CALL)
+    stale = _record()  # the dropped stream's last save arrives late, without the count
+    store.save_sync(stale)
+    again = store.load_sync(CALL["CallSid"])
+    assert again is not None and again.reconnects == 1
 
 
 def test_stream_end_is_refused_without_signature() -> None:

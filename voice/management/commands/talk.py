@@ -9,14 +9,16 @@ from typing import Any, TextIO
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
+from crm.models import ServiceType
 from crm.phones import normalize_phone
 from crm.selectors import acustomer_get_by_phone
+from scheduling.shop import shop_now
 from voice.agent.loop import agent_reply
 from voice.agent.prompt import system_prompt
-from voice.agent.registry import registry
-from voice.agent.tools import ToolContext
+from voice.agent.shop_tools import registry
+from voice.call_record import CallIdentity, CallRecord
+from voice.providers.base import ChatContext
 from voice.providers.factory import make_chat
 
 
@@ -39,13 +41,14 @@ class Command(BaseCommand):
     async def _talk(self, caller: str, stdin: TextIO) -> None:
         chat = make_chat()
         customer = await acustomer_get_by_phone(caller)
-        context = ToolContext(call_sid=f"TALK{uuid.uuid4().hex}", caller_phone=caller,
-                              customer_id=(customer or {}).get("id"))
+        record = CallRecord.new(CallIdentity(call_sid=f"TALK{uuid.uuid4().hex}", caller=caller, customer=customer))
+        context = ChatContext(customer=customer, services=dict(ServiceType.choices), notes=record.model_notes)
         first = (customer or {}).get("name", "").split(" ")[0]
         greeting = f"{'Hi ' + first + ', t' if first else 'T'}hanks for calling {settings.SHOP_NAME}. How can I help?"
-        history: list[dict[str, Any]] = [{"role": "assistant", "content": greeting}]
+        history = record.history
+        history.append({"role": "assistant", "content": greeting})
         self.stdout.write(f"Agent: {greeting}")
-        while not context.end_call:
+        while not record.ended:
             self.stdout.write("You: ", ending="")
             self.stdout.flush()
             line = await asyncio.to_thread(stdin.readline)
@@ -55,14 +58,15 @@ class Command(BaseCommand):
             if not said:
                 continue
             history.append({"role": "user", "content": said})
-            system = system_prompt(timezone.localtime(), (customer or {}).get("name"), customer is not None)
+            system = system_prompt(shop_now(), (customer or {}).get("name"), customer is not None)
 
             async def filler(text: str) -> None:
                 self.stdout.write(f"Agent: {text}")
 
-            reply = "".join([delta async for delta in agent_reply(chat, registry, system, history, context,
-                                                                  on_tool_start=filler)])
+            reply = "".join([delta async for delta in agent_reply(
+                chat, registry, system, history, record.tool_scope(), context=context, on_tool_start=filler,
+                on_tool_done=lambda run: record.note(outcome=run.outcome, intent=run.intent))])
             history.append({"role": "assistant", "content": reply})
             self.stdout.write(f"Agent: {reply}")
-        if context.transfer:
+        if record.transfer:
             self.stdout.write("(the call would now be transferred to the front desk)")
