@@ -39,13 +39,12 @@ import autoshop.asgi  # noqa: E402, F401 - the web process's own start: Django, 
 
 logging.disable(logging.INFO)  # one line per call start and end would drown the figures
 
-from voice.state import SessionStore  # noqa: E402
-
 from voice import twilio_protocol as twilio  # noqa: E402
 from voice.agent.shop_tools import registry  # noqa: E402
+from voice.call_record import CallIdentity, SessionStore  # noqa: E402
 from voice.phrases import PhraseCache  # noqa: E402
 from voice.providers.base import TranscriptReceived  # noqa: E402
-from voice.session import CallInfo, CallSession, SessionConfig  # noqa: E402
+from voice.session import CallSession, SessionConfig  # noqa: E402
 from voice.tests.fakes import QueueSTT, TimedChat, TimedTTS, TwilioPlayer  # noqa: E402
 from voice.turns import TurnState  # noqa: E402
 
@@ -91,7 +90,7 @@ class Caller:
         self.stt = QueueSTT()
         self.player = LeanPlayer(speed=1.0)
         self.session = CallSession(
-            info=CallInfo(call_sid=f"CAconc{index:05d}", stream_sid=f"MZconc{index:05d}", caller=None),
+            identity=CallIdentity(call_sid=f"CAconc{index:05d}", stream_sid=f"MZconc{index:05d}", caller=None),
             send=self.player.send, stt=self.stt,
             chat=TimedChat(reply=REPLY, first_token=0.300, tokens_per_second=50),
             tts=TimedTTS(first_byte=0.150, ms_per_char=60, chunk_ms=100, chunk_interval=0.020),
@@ -107,7 +106,7 @@ class Caller:
         while True:
             self._sequence += 1
             frame = json.dumps({"event": "media", "sequenceNumber": str(self._sequence),
-                                "streamSid": self.session.info.stream_sid,
+                                "streamSid": self.session.record.identity.stream_sid,
                                 "media": {"track": "inbound", "chunk": str(self._sequence),
                                           "timestamp": str(self._sequence * 20),
                                           "payload": base64.b64encode(VOICED if self.speaking else SILENT).decode()}})
@@ -121,8 +120,7 @@ class Caller:
         """The agent's reply has been sent and played."""
         deadline = time.monotonic() + limit
         while True:
-            task = self.session._reply_task
-            if task is not None and task.done() and self.session.turns.state == TurnState.LISTENING:
+            if not self.session.replies.running and self.session.turns.state == TurnState.LISTENING:
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError("the agent never finished its reply")

@@ -24,12 +24,11 @@ import django
 
 django.setup()
 
-from voice.state import SessionStore  # noqa: E402
-
 from voice.agent.shop_tools import registry  # noqa: E402
+from voice.call_record import CallIdentity, SessionStore  # noqa: E402
 from voice.phrases import PhraseCache  # noqa: E402
 from voice.providers.base import SpeechStarted, TextDelta, TranscriptReceived  # noqa: E402
-from voice.session import CallInfo, CallSession, SessionConfig  # noqa: E402
+from voice.session import CallSession, SessionConfig  # noqa: E402
 from voice.tests.fakes import QueueSTT, TimedChat, TimedTTS, TwilioPlayer  # noqa: E402
 
 REPLY = ("Sure, I can help with that. We have an opening on Tuesday at ten in the morning, "
@@ -64,7 +63,7 @@ async def first_audio(player: TwilioPlayer) -> float:
 def make_session(chat: TimedChat, tts: TimedTTS, call_sid: str) -> tuple[CallSession, QueueSTT, TwilioPlayer]:
     stt = QueueSTT()
     player = TwilioPlayer(speed=1000.0)
-    session = CallSession(info=CallInfo(call_sid=call_sid, stream_sid="MZbench", caller="+15550100001"),
+    session = CallSession(identity=CallIdentity(call_sid=call_sid, stream_sid="MZbench", caller="+15550100001"),
                           send=player.send, stt=stt, chat=chat, tts=tts, tools=registry, store=SessionStore(),
                           phrases=PhraseCache(), config=SessionConfig(lead_ms=300))
     player.session = session
@@ -72,7 +71,7 @@ def make_session(chat: TimedChat, tts: TimedTTS, call_sid: str) -> tuple[CallSes
 
 
 async def reply_done(session: CallSession) -> None:
-    await wait(lambda: session._reply_task is not None and session._reply_task.done())
+    await wait(lambda: not session.replies.running)
 
 
 async def own_overhead(turns: int) -> list[float]:
@@ -86,7 +85,7 @@ async def own_overhead(turns: int) -> list[float]:
         stt.stream.emit(TranscriptReceived(f"question number {i}", is_final=True, speech_final=True))
         figures.append((await first_audio(player) - sent) * 1000)
         await reply_done(session)
-        session.state.history.clear()  # keep the prompt the same size every turn
+        session.record.history.clear()  # keep the prompt the same size every turn
     await session.stop()
     return figures
 
@@ -106,7 +105,7 @@ async def barge_in(turns: int) -> list[float]:
         figures.append((player.clear_at[-1] - sent) * 1000)
         stt.stream.emit(TranscriptReceived("no wait", is_final=False))
         await wait(lambda: session.turns.state.value == "caller_speaking")
-        session.state.history.clear()
+        session.record.history.clear()
     await session.stop()
     return figures
 
@@ -130,7 +129,7 @@ async def streaming_vs_baseline(turns: int) -> tuple[list[float], list[float]]:
         streaming.append((await first_audio(player) - sent) * 1000)
         await session._interrupt_reply()
         session.turns.state = type(session.turns.state).LISTENING
-        session.state.history.clear()
+        session.record.history.clear()
 
         # Baseline: the whole reply from the model, then the whole reply through TTS, then send.
         started = time.monotonic()

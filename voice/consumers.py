@@ -22,6 +22,7 @@ from voice.call_script import FIXED_PHRASES
 from voice.phrases import PhraseCache
 from voice.providers.factory import make_chat, make_stt, make_tts
 from voice.session import CallSession
+from voice.twilio_order import StreamOrder
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             logger.warning("rejected a media-stream upgrade with a missing or forged Twilio signature")
             await self.close(code=POLICY_VIOLATION)  # before accept: the handshake gets 403
             return
-        self.order = twilio.StreamOrder()
+        self.order = StreamOrder()
         await self.accept()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

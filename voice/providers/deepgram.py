@@ -1,15 +1,15 @@
-"""Deepgram speech to text (live `/v1/listen` WebSocket) and text to speech (Aura REST), via deepgram-sdk 7.
+"""Deepgram speech to text (live `/v1/listen` WebSocket) via deepgram-sdk 7; text to speech is in `deepgram_tts`.
 
 `DeepgramSTT` keeps one listen socket per call alive: it sends KeepAlive when no audio went out for a while
-(Deepgram hangs up after 10 s without data) and reopens the socket if it drops mid-call. `DeepgramTTS`
-streams mu-law 8 kHz audio for a piece of text. Both turn SDK, HTTP and socket errors into ProviderError.
+(Deepgram hangs up after 10 s without data) and reopens the socket if it drops mid-call. SDK, HTTP and
+socket errors become ProviderError.
 """
 
 import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, aclosing
+from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,7 +30,7 @@ from voice.providers.base import (
 logger = logging.getLogger(__name__)
 
 # Errors the SDK lets through when a socket or HTTP request fails (it wraps only HTTP statuses in ApiError).
-_TRANSPORT_ERRORS = (ApiError, OSError, TimeoutError, WebSocketException, httpx.HTTPError)
+TRANSPORT_ERRORS = (ApiError, OSError, TimeoutError, WebSocketException, httpx.HTTPError)
 
 
 def deepgram_environment(base_url: str | None) -> DeepgramClientEnvironment:
@@ -192,7 +192,7 @@ class DeepgramSTTStream:
         except ApiError as exc:
             await stack.aclose()
             raise ProviderError(f"Deepgram refused the listen socket: HTTP {exc.status_code} {exc.body}") from exc
-        except _TRANSPORT_ERRORS as exc:
+        except TRANSPORT_ERRORS as exc:
             await stack.aclose()
             raise ProviderError(f"Deepgram listen socket could not be opened: {exc!r}") from exc
         self._exit_stack, self._conn = stack, conn
@@ -200,7 +200,7 @@ class DeepgramSTTStream:
     async def _disconnect(self) -> None:
         stack, self._exit_stack, self._conn = self._exit_stack, None, None
         if stack is not None:
-            with contextlib.suppress(*_TRANSPORT_ERRORS):
+            with contextlib.suppress(*TRANSPORT_ERRORS):
                 async with asyncio.timeout(2.0):
                     await stack.aclose()
 
@@ -285,44 +285,3 @@ def _to_event(message: object) -> STTEvent | None:
     if kind == "Error":
         logger.warning("Deepgram sent an error message: %s", message)
     return None
-
-
-# --- text to speech ------------------------------------------------------------------------------------
-
-
-class DeepgramTTS:
-    """Aura text to speech over REST, streamed as raw mu-law 8 kHz (what Twilio plays)."""
-
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str | None = None,
-        model: str = "aura-asteria-en",
-        *,
-        timeout: float = 5.0,
-        connect_timeout: float = 2.0,
-    ) -> None:
-        self.model = model
-        # Our own httpx client: the timeout bounds the wait for each chunk, so a stalled voice fails fast.
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=connect_timeout))
-        self._client = AsyncDeepgramClient(
-            api_key=api_key, environment=deepgram_environment(base_url), httpx_client=self._http, max_retries=0
-        )
-
-    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
-        audio = self._client.speak.v1.audio.generate(  # an async generator: iterate it, never await it
-            text=text, model=self.model, encoding="mulaw", sample_rate=8000, container="none"
-        )
-        try:
-            async with aclosing(audio):
-                async for chunk in audio:
-                    if chunk:
-                        yield chunk
-        except ApiError as exc:
-            raise ProviderError(f"Deepgram speak failed: HTTP {exc.status_code} {exc.body}") from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise ProviderError(f"Deepgram speak failed: {exc!r}") from exc
-
-    async def aclose(self) -> None:
-        """Release pooled HTTP connections (optional; for clean shutdown)."""
-        await self._http.aclose()

@@ -37,7 +37,7 @@ def _openai_chat(api_key: str) -> ChatModel:
 
 
 def _deepgram_tts(api_key: str) -> TTSProvider:
-    from voice.providers.deepgram import DeepgramTTS
+    from voice.providers.deepgram_tts import DeepgramTTS
 
     return DeepgramTTS(api_key, settings.DEEPGRAM_URL or None, model=settings.DEEPGRAM_TTS_MODEL)
 
@@ -114,7 +114,7 @@ CHAT_PROVIDERS: dict[str, Provider[ChatModel]] = {
     "offline": Provider("voice.providers.offline_brain", _offline_brain),
 }
 TTS_PROVIDERS: dict[str, Provider[TTSProvider]] = {
-    "deepgram": Provider("voice.providers.deepgram", _deepgram_tts, key_setting="DEEPGRAM_API_KEY"),
+    "deepgram": Provider("voice.providers.deepgram_tts", _deepgram_tts, key_setting="DEEPGRAM_API_KEY"),
     "elevenlabs": Provider("voice.providers.elevenlabs", _elevenlabs_tts, key_setting="ELEVENLABS_API_KEY"),
     "offline": Provider("voice.providers.offline_speech", _offline_tts, warm=_load_offline_voice),
 }

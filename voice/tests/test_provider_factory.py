@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from voice.providers.base import TextDelta
-from voice.providers.deepgram import DeepgramSTT, DeepgramTTS
+from voice.providers.deepgram import DeepgramSTT
+from voice.providers.deepgram_tts import DeepgramTTS
 from voice.providers.elevenlabs import ElevenLabsTTS
 from voice.providers.factory import make_chat, make_stt, make_tts
 from voice.providers.openai_chat import OpenAIChat

@@ -2,12 +2,14 @@
 
 import pytest
 
+from voice.backchannels import count_real_words
 from voice.providers.base import SpeechStarted, TranscriptReceived, UtteranceEnded
 from voice.turns import (
     AgentReplyFinished,
     AgentReplyStarted,
     CancelReply,
     HangUp,
+    KeyPressed,
     PausePlayback,
     PromptSilence,
     ReplyFailed,
@@ -17,7 +19,6 @@ from voice.turns import (
     TurnEvent,
     TurnState,
     TurnTaker,
-    count_real_words,
 )
 
 BACKCHANNELS = TurnConfig().backchannels
@@ -403,3 +404,26 @@ def test_a_complete_utterance_that_interrupts_is_answered_at_once() -> None:
     actions = turns.handle(TranscriptReceived("I'd like an oil change please.", is_final=True, speech_final=True), 0.2)
     assert actions == [CancelReply(), StartReply("I'd like an oil change please.")]
     assert turns.state is TurnState.THINKING
+
+
+def test_a_key_press_during_a_reply_cuts_it_and_its_meaning_is_the_callers_turn() -> None:
+    turns = TurnTaker()
+    run(turns, TranscriptReceived("hello", is_final=True, speech_final=True))
+    run(turns, AgentReplyStarted())
+    assert run(turns, KeyPressed(said="I want to cancel the appointment.")) == [
+        PausePlayback(), CancelReply(), StartReply(caller_text="I want to cancel the appointment.")]
+    assert turns.state is TurnState.THINKING
+
+
+def test_a_key_the_call_script_answers_only_takes_the_floor() -> None:
+    turns = TurnTaker()
+    run(turns, AgentReplyStarted())
+    assert run(turns, TranscriptReceived("um", is_final=False)) == [PausePlayback()]  # maybe cutting in
+    assert run(turns, KeyPressed(said=None)) == [CancelReply()]
+    assert turns.caller_text == ""  # the words before the key are dropped
+
+
+def test_a_key_press_while_listening_starts_a_reply_at_once() -> None:
+    turns = TurnTaker()
+    assert run(turns, KeyPressed(said="I'd like to talk to a person.")) == [
+        StartReply(caller_text="I'd like to talk to a person.")]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from voice.twilio_order import StreamOrder
 from voice.twilio_protocol import (
     MAX_MEDIA_PAYLOAD_BYTES,
     MAX_MESSAGE_BYTES,
@@ -16,7 +17,6 @@ from voice.twilio_protocol import (
     MediaFormat,
     MediaReceived,
     ProtocolError,
-    StreamOrder,
     StreamStarted,
     StreamStopped,
     clear_message,
