@@ -13,9 +13,9 @@ from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
-from scheduling.shop import shop_timezone
+from scheduling.shop import shop_timezone, shop_today
+from scheduling.spoken import spoken_time
 from voice.providers.base import ChatContext, ChatEvent, TextDelta, ToolCallRequested
 from voice.providers.offline_phrases import (
     asks_hours,
@@ -24,7 +24,6 @@ from voice.providers.offline_phrases import (
     is_yes,
     parse_vehicle,
     says_goodbye,
-    spoken,
     spoken_cars,
     spoken_clock,
     spoken_times,
@@ -56,7 +55,7 @@ class OfflineBrain:
                context: ChatContext | None = None) -> list[ChatEvent]:
         """The next step of the call: words to say and/or tool calls, from the messages and the call's facts."""
         self._offered = offered
-        today = timezone.now().astimezone(shop_timezone()).date()
+        today = shop_today()
         context = context or ChatContext()
         turn = Turn(messages, today, context)
         events = self._after_tool(turn, offered) if turn.last_role == "tool" else self._after_caller(turn, offered)
@@ -205,7 +204,7 @@ class OfflineBrain:
             if hhmm in times or result.get("requested", {}).get("free"):
                 if turn.intent == "reschedule" and turn.appointment is not None:
                     return _ask(turn, Pending.CONFIRM_MOVE, f"I can move your {turn.appointment['service'].lower()} "
-                                                            f"to {spoken(start)}. {CONFIRM_MOVE}")
+                                                            f"to {spoken_time(start)}. {CONFIRM_MOVE}")
                 if turn.vehicles is None and "list_vehicles" in self._offered:
                     return [_call("list_vehicles", {}, turn)]  # which car: asked before confirming
                 return _ask(turn, Pending.CONFIRM_BOOK, _confirm_text(turn, turn.chosen_vehicle))
@@ -218,7 +217,7 @@ def _confirm_text(turn: Turn, car: dict[str, Any] | None) -> str:
     booking = turn.booking or {}  # the slot the caller is taking: offered, and at the time they named
     start = datetime.fromisoformat(booking["start"]).replace(tzinfo=shop_timezone())
     for_car = f" for your {car['description']}" if car else ""
-    return f"To confirm: {turn.booking_label.lower()}{for_car} on {spoken(start)}. {CONFIRM_BOOK}"
+    return f"To confirm: {turn.booking_label.lower()}{for_car} on {spoken_time(start)}. {CONFIRM_BOOK}"
 
 
 def _ask(turn: Turn, question: Pending, text: str) -> list[ChatEvent]:

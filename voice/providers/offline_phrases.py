@@ -5,7 +5,7 @@ itself and each phrase can be tested on its own. Also the clock phrases the brai
 """
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 SERVICES = [  # (words that name it, service code); the first match wins
@@ -172,12 +172,6 @@ def parse_vehicle(cars: list[dict[str, Any]], text: str) -> dict[str, Any] | Non
     scored = [(len(said & set(car["description"].lower().split())), car) for car in cars]
     best = max(scored, key=lambda pair: pair[0], default=(0, None))
     return best[1] if best[0] else None
-
-
-def spoken(moment: datetime) -> str:
-    """`Tuesday, November 24 at 10 AM`, read on the clock `moment` carries (pass it in the shop's time)."""
-    clock = moment.strftime("%-I %p") if moment.minute == 0 else moment.strftime("%-I:%M %p")
-    return f"{moment.strftime('%A, %B')} {moment.day} at {clock}"
 
 
 def spoken_clock(hhmm: str) -> str:

@@ -1,6 +1,6 @@
 """The offline brain's phrase book: what callers' words mean, and how the brain says times back."""
 
-from datetime import date, datetime, time
+from datetime import date, time
 
 from voice.providers.offline_phrases import (
     is_no,
@@ -10,7 +10,6 @@ from voice.providers.offline_phrases import (
     parse_service,
     parse_time,
     parse_vehicle,
-    spoken,
     spoken_cars,
     spoken_times,
     will_attend,
@@ -70,8 +69,6 @@ def test_the_car_the_caller_names_is_the_one_picked() -> None:
 
 
 def test_times_and_cars_are_said_the_way_people_say_them() -> None:
-    assert spoken(datetime(2026, 11, 24, 10, 0)) == "Tuesday, November 24 at 10 AM"
-    assert spoken(datetime(2026, 11, 24, 14, 30)) == "Tuesday, November 24 at 2:30 PM"
     assert spoken_times(["09:00", "10:30", "14:00"]) == "9 AM, 10:30 AM or 2 PM"
     assert spoken_times(["09:00"]) == "9 AM"
     assert spoken_cars(CARS) == "I have your 2018 Honda Civic and 2015 Ford Focus."
