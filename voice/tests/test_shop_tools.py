@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
 
 from crm.models import Appointment, AppointmentStatus, CallOutcome, Customer, Vehicle
 from crm.tests.factories import AppointmentFactory, CustomerFactory, VehicleFactory, make_vin
@@ -272,3 +273,58 @@ async def test_whatever_the_model_sends_no_tool_falls_into_the_catch_all(seed: i
             result = await run(name, ctx(call_sid=f"CA{seed}-{name}"), **args)
             assert "on our side" not in result.get("error", ""), (name, args)
     assert "failed" not in caplog.text
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="holds the booking lock from another connection")
+async def test_a_booking_the_caller_talks_over_while_the_database_is_busy_is_finished_and_kept() -> None:
+    """The caller barges in while `book_appointment` waits for the day's booking lock (another
+    transaction holds it): the booking still completes, and the history the model sees next holds
+    the tool call with its result, so the model never knows less than the database."""
+    import asyncio
+    import threading
+    from datetime import date
+
+    from django.db import transaction
+
+    from crm.services import BOOKING_LOCK_NAMESPACE
+    from voice.agent.loop import agent_reply
+    from voice.tests.fakes import TimedChat, tool_call
+
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_day() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                           [BOOKING_LOCK_NAMESPACE, date(2026, 11, 24).toordinal()])
+            locked.set()
+            release.wait(20)
+        connection.close()
+
+    holder = threading.Thread(target=hold_the_day)
+    holder.start()
+    assert locked.wait(10)
+    arguments = json.dumps({"service": "oil_change", "start": "2026-11-24T10:00", "caller_confirmed": True})
+    chat = TimedChat(script=[[tool_call("book_appointment", arguments)]])
+    history: list[dict[str, Any]] = [{"role": "user", "content": "Yes, book it"}]
+    done: list[ToolRun] = []
+
+    async def reply() -> None:
+        async for _ in agent_reply(chat, registry, {"role": "system", "content": "sys"}, history, ctx(),
+                                   on_tool_done=done.append):
+            pass
+
+    task = asyncio.create_task(reply())
+    try:
+        await asyncio.sleep(0.5)
+        task.cancel()  # the caller talks over the agent
+        await asyncio.sleep(0.5)
+        assert not task.done()  # the booking still waits for the lock: a started write is not dropped
+    finally:
+        release.set()
+    await asyncio.wait_for(asyncio.wait([task]), 20)
+    holder.join(10)
+    assert task.cancelled()
+    assert [m["role"] for m in history] == ["user", "assistant", "tool"]
+    result = json.loads(history[2]["content"])
+    assert result["booked"] is True and result["appointment_id"] == (await Appointment.objects.aget()).pk
+    assert [run.outcome for run in done] == [CallOutcome.BOOKED]
