@@ -128,6 +128,7 @@ class CallRecord:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["reconnects"]  # counted under its own key by the store, never saved with the record
         data["intents"] = sorted(str(intent) for intent in self.intents)
         data["outcome"] = None if self.outcome is None else str(self.outcome)
         return data
@@ -141,7 +142,7 @@ class CallRecord:
                    transcript=list(data.get("transcript", [])), latency=list(data.get("latency", [])), facts=facts,
                    outcome=CallOutcome(outcome) if outcome in CallOutcome.values else None,
                    intents={CallIntent(i) for i in data.get("intents", []) if i in CallIntent._value2member_map_},
-                   reconnects=int(data.get("reconnects", 0)), model_notes=dict(data.get("model_notes", {})))
+                   model_notes=dict(data.get("model_notes", {})))
 
 
 def record_key(call_sid: str) -> str:

@@ -18,7 +18,9 @@ CANT_HEAR = "I'm sorry, I'm having trouble hearing you. Let me get you to someon
 STILL_THERE = "Are you still there?"
 GOODBYE_SILENT = "I'll let you go for now. Call us back any time. Goodbye."
 RESUMED = "Sorry about that, the line dropped for a moment. I'm back with you."
-FIXED_PHRASES = frozenset({APOLOGY, CANT_HEAR, STILL_THERE, GOODBYE_SILENT, RESUMED})
+REMINDER_GONE = ("I can't find that appointment on our books any more, so there's nothing to confirm. "
+                 "Would you like to book a new time?")
+FIXED_PHRASES = frozenset({APOLOGY, CANT_HEAR, STILL_THERE, GOODBYE_SILENT, RESUMED, REMINDER_GONE})
 
 # What a key press means, said in words to the agent (which then uses its tools as for speech).
 TALK_TO_A_PERSON = "I'd like to talk to a person."

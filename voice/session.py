@@ -37,6 +37,7 @@ from voice.turns import (
     HangUp,
     PausePlayback,
     PromptSilence,
+    ReplyFailed,
     ResumePlayback,
     StartReply,
     TurnConfig,
@@ -118,10 +119,8 @@ class CallSession:
     async def close_providers(self) -> None:
         """Release the chat and TTS clients' pooled connections."""
         for provider in (self._chat, self._tts):
-            aclose = getattr(provider, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
+            with contextlib.suppress(Exception):
+                await provider.aclose()
 
     # --- Twilio events ----------------------------------------------------------------------------
 
@@ -152,8 +151,11 @@ class CallSession:
 
     async def _confirm_reminder(self) -> None:
         reminder = self.record.identity.reminder or {}
-        await database_sync_to_async(appointment_confirm_for_reminder)(
+        confirmed = await database_sync_to_async(appointment_confirm_for_reminder)(
             appointment_id=reminder["appointment_id"], phone=self.record.identity.caller or "")
+        if confirmed is None:  # cancelled (or moved to someone else) since the call was placed
+            self._say(script.REMINDER_GONE)
+            return
         self.record.note(outcome=CallOutcome.CONFIRMED, intent=CallIntent.END)
         self._say(script.reminder_confirmed(reminder))
 
@@ -252,7 +254,8 @@ class CallSession:
             self.record.history.append({"role": "assistant", "content": ended.text})
             self.record.add_turn("agent", ended.text)
         now = self._clock()
-        await self._act(self.turns.handle(AgentReplyFinished(), now), event_at=now)
+        over = ReplyFailed() if ended.speech_failed else AgentReplyFinished()
+        await self._act(self.turns.handle(over, now), event_at=now)
         if ended.speech_failed:
             self.record.note(intent=CallIntent.TRANSFER)
         await self._store.save(self.record)

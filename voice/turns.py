@@ -200,15 +200,10 @@ class TurnTaker:
         return self._end_of_utterance()
 
     def _on_key(self, event: KeyPressed) -> list[Action]:
-        """A key press takes the turn outright: any reply stops, and what the key means is the caller's
-        whole utterance (words said before it are dropped: the key is the clearer signal)."""
-        actions: list[Action] = []
-        if self.state in _REPLY_IN_FLIGHT:
-            actions = [*self._pause(), CancelReply()]
-            self._paused = False
-            self.interruptions += 1
-        self._finals, self._interim, self._replied_to = [], "", ""
-        self._speech_at = None
+        """A key press takes the turn outright: any reply is interrupted, and what the key means is the
+        caller's whole utterance (words said before it are dropped: the key is the clearer signal)."""
+        actions = self._interrupt() if self.state in _REPLY_IN_FLIGHT else []
+        self._finals, self._interim = [], ""
         self._silence_since = None
         self._silence_prompts = 0
         if event.said is None:

@@ -39,10 +39,6 @@ class ToolRun:
     outcome: CallOutcome | None = None
     intent: CallIntent | None = None
 
-    @property
-    def failed(self) -> bool:
-        return '"error"' in self.content[:12]
-
 
 ToolFunc = Callable[[ToolScope, dict[str, Any]], Awaitable[ToolResult]]
 

@@ -40,13 +40,11 @@ STTEvent = SpeechStarted | TranscriptReceived | UtteranceEnded
 
 
 class STTStream(Protocol):
-    """One live transcription session for one call."""
+    """One live transcription session for one call. Keeping the connection open while the caller is
+    silent (Deepgram's KeepAlive) is the stream's own business, not its caller's."""
 
     async def send_audio(self, chunk: bytes) -> None:
         """Push caller audio (mu-law 8 kHz, any length)."""
-
-    async def keep_alive(self) -> None:
-        """Tell the provider the caller is silent on purpose (while the agent talks)."""
 
     def events(self) -> AsyncIterator[STTEvent]:
         """Events as they arrive; ends when the stream is closed. Raises ProviderError on failure."""
@@ -100,6 +98,9 @@ class ChatModel(Protocol):
         """Stream one model reply to `messages` (OpenAI chat format). Tool calls come whole,
         after the text of the same reply. Raises ProviderError on failure."""
 
+    async def aclose(self) -> None:
+        """Release pooled connections when the call ends (nothing to do for an in-process model)."""
+
 
 # --- text to speech -------------------------------------------------------------------------------
 
@@ -107,3 +108,6 @@ class ChatModel(Protocol):
 class TTSProvider(Protocol):
     def synthesize(self, text: str) -> AsyncIterator[bytes]:
         """Stream `text` as mu-law 8 kHz mono audio without a container. Raises ProviderError."""
+
+    async def aclose(self) -> None:
+        """Release pooled connections when the call ends (nothing to do for an in-process voice)."""

@@ -51,6 +51,9 @@ class OfflineBrain:
         for event in self.decide(messages, {t["function"]["name"] for t in tools}, context):
             yield event
 
+    async def aclose(self) -> None:
+        """Nothing to release: the brain holds no connections."""
+
     def decide(self, messages: list[dict[str, Any]], offered: set[str],
                context: ChatContext | None = None) -> list[ChatEvent]:
         """The next step of the call: words to say and/or tool calls, from the messages and the call's facts."""

@@ -44,6 +44,9 @@ class OfflineTTS:
         for chunk in chunks:
             yield chunk
 
+    async def aclose(self) -> None:
+        """Nothing to release: the voice is shared by the process."""
+
     @staticmethod
     def _render(text: str) -> list[bytes]:
         voice = _piper_voice()
@@ -189,9 +192,6 @@ class OfflineSTTStream:
             return
         self._events.put_nowait(TranscriptReceived(text, is_final=True, speech_final=True))
         self._events.put_nowait(UtteranceEnded())
-
-    async def keep_alive(self) -> None:
-        return None
 
     async def events(self) -> AsyncIterator[STTEvent]:
         while (event := await self._events.get()) is not None:

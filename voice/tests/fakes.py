@@ -24,9 +24,6 @@ class QueueSTTStream:
     async def send_audio(self, chunk: bytes) -> None:
         self.audio_bytes += len(chunk)
 
-    async def keep_alive(self) -> None:
-        return None
-
     async def events(self) -> AsyncIterator[STTEvent]:
         while (event := await self.queue.get()) is not None:
             if isinstance(event, Exception):
@@ -62,6 +59,7 @@ class TimedChat:
         self.requests: list[list[dict[str, Any]]] = []
         self.contexts: list[ChatContext | None] = []
         self.cancelled = 0
+        self.closed = False
 
     async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
                      context: ChatContext | None = None) -> AsyncIterator[ChatEvent]:
@@ -83,6 +81,9 @@ class TimedChat:
             self.cancelled += 1
             raise
 
+    async def aclose(self) -> None:
+        self.closed = True
+
 
 class TimedTTS:
     """Turns text into mu-law "audio": `ms_per_char` of audio per character, first byte after
@@ -101,6 +102,7 @@ class TimedTTS:
         self.fail_after = fail_after
         self.texts: list[str] = []
         self.cancelled = 0
+        self.closed = False
 
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
         self.texts.append(text)
@@ -120,6 +122,9 @@ class TimedTTS:
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
+
+    async def aclose(self) -> None:
+        self.closed = True
 
 
 def _words(text: str) -> list[str]:

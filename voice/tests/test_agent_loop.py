@@ -28,6 +28,9 @@ class ScriptedChat:
         for event in self.replies.pop(0):
             yield event
 
+    async def aclose(self) -> None:
+        return None
+
 
 TIME = VirtualTime()
 

@@ -87,8 +87,8 @@ async def test_made_providers_talk_to_the_configured_urls_with_the_configured_ke
         tts, chat = make_tts(), make_chat()
         audio = [chunk async for chunk in tts.synthesize("Hello.")]
         events = [event async for event in chat.stream([{"role": "user", "content": "Hi"}], [])]
-        await tts.aclose()  # type: ignore[attr-defined]
-        await chat.aclose()  # type: ignore[attr-defined]
+        await tts.aclose()
+        await chat.aclose()
 
     assert audio
     assert dg.speak_requests[0].query["model"] == "aura-2-thalia-en"

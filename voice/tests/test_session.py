@@ -347,3 +347,24 @@ async def test_facts_tools_collected_survive_a_new_stream_for_the_same_call() ->
         await again.until(lambda: len(seen) == 2, what="the second booking attempt")
     assert seen == [[], [7]]
     assert again.session.record.facts.idempotency_keys == ["CA-facts:oil_change:2026-12-08T10:00"] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_keypad_1_for_an_appointment_cancelled_since_the_call_was_placed_confirms_nothing() -> None:
+    from asgiref.sync import sync_to_async
+
+    from crm.tests.factories import AppointmentFactory
+    from voice.call_script import REMINDER_GONE
+
+    appointment = await sync_to_async(AppointmentFactory.create)(customer__name="Marge Simpson", status="cancelled")
+    identity = CallIdentity(call_sid="CA-rem-gone", stream_sid="MZ1", caller=appointment.customer.phone,
+                            direction="outbound", customer={"id": appointment.customer_id, "name": "Marge Simpson"},
+                            reminder={**REMINDER, "appointment_id": appointment.pk})
+    call = Call(identity=identity, time=VirtualTime(real_pause=0.002))
+    async with call:
+        await call.session.on_dtmf("1")
+        await call.until(lambda: REMINDER_GONE in call.tts.texts, what="the explanation")
+        await call.idle()
+        await appointment.arefresh_from_db()
+        assert appointment.status == "cancelled"
+        assert not call.hung_up.is_set() and call.session.record.final_outcome() != "confirmed"
