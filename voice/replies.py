@@ -26,6 +26,7 @@ class ReplyEnded:
     reply: int
     text: str
     speech_failed: bool = False
+    scripted: bool = False  # a fixed phrase of the call script, not the model's words
 
 
 class ReplyRunner:
@@ -92,7 +93,7 @@ class ReplyRunner:
             raise
         self._output.put(ReplyQueued(reply))
         await self._output.played()
-        await self._on_ended(ReplyEnded(reply, "".join(spoken).strip(), failed))
+        await self._on_ended(ReplyEnded(reply, "".join(spoken).strip(), failed, scripted=whole))
 
     async def _synthesize(self, reply: int, sentences: "asyncio.Queue[str | None]") -> bool:
         """Sentences to audio, in order. True when speech failed (the cached apology, if any, was queued)."""

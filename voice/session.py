@@ -79,6 +79,7 @@ class CallSession:
         self._stt: STTStream | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._last_voice_at: float | None = None
+        self._model_heard_last = False  # the model's reply was the last thing the caller heard, to its end
         self._closed = False
         self._hangup_task: asyncio.Task[None] | None = None
 
@@ -234,7 +235,7 @@ class CallSession:
         identity = self.record.identity
         return ChatContext(direction=identity.direction, customer=identity.customer, reminder=identity.reminder,
                            services=dict(ServiceType.choices),
-                           notes=self.record.model_notes)
+                           notes=self.record.model_notes, last_reply_heard=self._model_heard_last)
 
     async def _filler(self, text: str) -> None:
         self.replies.interject(text)
@@ -250,6 +251,7 @@ class CallSession:
         await self._act(self.turns.handle(AgentReplyStarted(), now), event_at=now)
 
     async def _reply_ended(self, ended: ReplyEnded) -> None:
+        self._model_heard_last = not ended.scripted
         if ended.text:
             self.record.history.append({"role": "assistant", "content": ended.text})
             self.record.add_turn("agent", ended.text)
@@ -267,6 +269,7 @@ class CallSession:
         heard = await self.replies.interrupt()
         if heard is None:
             return
+        self._model_heard_last = False
         if heard:
             self.record.history.append({"role": "assistant", "content": heard})
         self.record.add_turn("agent", heard, interrupted=True)

@@ -90,6 +90,9 @@ class ChatContext:
     reminder: dict[str, Any] | None = None  # reminder calls: appointment_id, service, vehicle, when
     services: dict[str, str] = field(default_factory=dict)  # service code -> the name callers hear
     notes: dict[str, Any] = field(default_factory=dict)  # the model's own memory of this call, kept by the call
+    # The model's last reply was the last thing the caller heard, to its end. False after a barge-in or a
+    # fixed phrase (a silence prompt, a resumed line): a question it asked may not have been heard.
+    last_reply_heard: bool = True
 
 
 class ChatModel(Protocol):

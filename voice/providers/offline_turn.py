@@ -42,7 +42,8 @@ class Turn:
         callers = [i for i, m in enumerate(self.messages) if m["role"] == "user"]
         self.caller_now = self.messages[callers[-1]]["content"] if callers else ""
         self.caller_earlier = [self.messages[i]["content"] for i in callers[:-1]]
-        self.pending = next((q for q in Pending if q.value == context.notes.get("pending")), None)
+        pending = context.notes.get("pending") if context.last_reply_heard else None  # an unheard question: none
+        self.pending = next((q for q in Pending if q.value == pending), None)
         self.asked: Pending | None = None  # the question this turn's reply asks, if any
         self.tool_results = self._tool_results()
         menus = [r.result.get("services") for r in self.tool_results if r.name == "get_service_menu"]

@@ -394,3 +394,12 @@ async def test_a_caller_saying_anything_in_any_order_always_gets_an_answer(seed:
     for _ in range(8):
         line = rng.choice(CALLER_LINES)
         assert (await talk.say(line)).strip(), line
+
+
+async def test_a_yes_after_a_question_the_caller_never_heard_books_nothing() -> None:
+    """The caller cut the read-back short (or a silence prompt came after it): their yes is not a yes to it."""
+    talk = Conversation()
+    await _at_the_booking_question(talk)
+    talk.context.last_reply_heard = False
+    await talk.say("yes")
+    assert "book_appointment" not in talk.tools_called()

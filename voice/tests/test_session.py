@@ -368,3 +368,24 @@ async def test_keypad_1_for_an_appointment_cancelled_since_the_call_was_placed_c
         await appointment.arefresh_from_db()
         assert appointment.status == "cancelled"
         assert not call.hung_up.is_set() and call.session.record.final_outcome() != "confirmed"
+
+
+async def test_the_model_is_told_whether_its_last_reply_was_heard_to_the_end() -> None:
+    """A question the caller cut off, or one a silence prompt followed, was not heard: the model hears so
+    (the offline brain then drops its pending question instead of taking the next yes as an answer)."""
+    turns = TurnConfig(silence_prompt_after=5.0, max_silence_prompts=2)
+    async with Call(chat=TimedChat(reply=LONG_REPLY), tts=TimedTTS(ms_per_char=25), speed=1.0,
+                    turn_config=turns) as call:
+        call.say("What times do you have?")
+        await call.until(lambda: len(call.chat.requests) == 1, what="the first request")
+        await call.idle()
+        call.say("Tuesday")  # the whole reply was heard
+        await call.until(lambda: len(call.twilio.audio) > 16000 * 2, what="the second reply playing")
+        call.say("wait")  # cut short
+        await call.until(lambda: len(call.chat.requests) == 3, what="the third request")
+        await call.idle()
+        await call.time.advance(5.5)  # a silence prompt follows the (heard) third reply
+        await call.idle()
+        call.say("yes")
+        await call.until(lambda: len(call.chat.requests) == 4, what="the fourth request")
+    assert [c.last_reply_heard for c in call.chat.contexts if c is not None] == [False, True, False, False]
