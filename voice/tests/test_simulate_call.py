@@ -6,9 +6,13 @@ import socket
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
+from urllib.parse import urlencode
+from urllib.request import Request, urlopen
 
 import pytest
+from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,3 +69,22 @@ def test_a_simulated_call_books_and_an_interruption_clears_the_agent(server, tmp
                             "--interrupt-after", "0.5")
     clears = int(interrupted.split(" clear(s)")[0].rsplit(", ", 1)[1])
     assert clears >= 1
+    assert "0 media after a clear while the caller spoke" in interrupted  # nothing leaks past a clear
+
+    # The first call's stream "drops": Twilio asks `<Connect action>` what next. The server answers from the
+    # call record its media-stream consumer wrote: the same caller and direction, whatever the form says.
+    call_sid = out.split("call ", 1)[1].split(":", 1)[0]
+    form = {"CallSid": call_sid, "From": "+15550100100", "To": "+15550102000", "Direction": "outbound-api"}
+    twiml = _post_signed(port, "/twilio/stream-ended", form)
+    params = {p.get("name"): p.get("value") for p in ET.fromstring(twiml).iter("Parameter")}
+    assert params["caller"] == "+15550102000" and params["direction"] == "inbound" and params["token"]
+
+
+def _post_signed(port: int, path: str, form: dict[str, str]) -> str:
+    """POST a form to the running server, signed as Twilio signs it (the server's PUBLIC_BASE_URL)."""
+    url = f"http://127.0.0.1:{port}{path}"
+    signature = RequestValidator("sim-token").compute_signature(url, form)
+    request = Request(url, data=urlencode(form).encode(), method="POST",
+                      headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"})
+    with urlopen(request, timeout=10) as response:  # noqa: S310
+        return response.read().decode()

@@ -60,6 +60,9 @@ class SimulatedCall:
         self.last_media_at = 0.0
         self.first_audio_after: list[float] = []
         self.clears = 0
+        self.media_after_clear = 0  # agent audio that came after a clear while the caller was still talking
+        self._speaking = False
+        self._cleared_while_speaking = False
         self._waiting_first_audio_since: float | None = None
         self._pending: list[asyncio.TimerHandle] = []
         self._echoes: set[asyncio.Task[None]] = set()
@@ -117,8 +120,10 @@ class SimulatedCall:
         await self._send({"event": "stop", "stop": {"accountSid": "AC" + "0" * 32, "callSid": self.call_sid}})
 
     async def _speak(self, ulaw: bytes) -> None:
+        self._speaking, self._cleared_while_speaking = True, False
         for offset in range(0, len(ulaw), FRAME):
             await self._media(ulaw[offset:offset + FRAME].ljust(FRAME, b"\xff"))
+        self._speaking = False
         self._waiting_first_audio_since = time.monotonic()  # the caller's speech ends here
 
     async def _silence(self, seconds: float) -> None:
@@ -154,6 +159,8 @@ class SimulatedCall:
             event = message.get("event")
             now = time.monotonic()
             if event == "media":
+                if self._cleared_while_speaking and self._speaking:
+                    self.media_after_clear += 1  # the turn is not decided before the caller stops: a leak
                 payload = base64.b64decode(message["media"]["payload"])
                 if self._waiting_first_audio_since is not None:
                     self.first_audio_after.append((now - self._waiting_first_audio_since) * 1000)
@@ -167,6 +174,7 @@ class SimulatedCall:
                 self._pending.append(loop.call_later(delay, self._echo_mark, name))
             elif event == "clear":
                 self.clears += 1
+                self._cleared_while_speaking = self._speaking
                 for handle in self._pending:
                     handle.cancel()
                 self._pending.clear()
@@ -211,7 +219,8 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot reach {options['url']}: {exc}. Is the server running (make run)?") from exc
         self.stdout.write(f"call {call.call_sid}: {time.monotonic() - started:.1f} s, "
-                          f"{len(call.agent_audio) / 8000:.1f} s of agent audio, {call.clears} clear(s)")
+                          f"{len(call.agent_audio) / 8000:.1f} s of agent audio, {call.clears} clear(s), "
+                          f"{call.media_after_clear} media after a clear while the caller spoke")
         for index, ms in enumerate(call.first_audio_after, 1):
             self.stdout.write(f"turn {index}: caller stopped → agent audio in {ms:.0f} ms (measured by the caller)")
         if options["record"]:
