@@ -15,20 +15,18 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from crm.models import CallOutcome, ServiceType
+from crm.models import CallOutcome
 from crm.phones import mask_phone
 from crm.services import appointment_confirm_for_reminder
-from scheduling.shop import shop_now
 from voice import call_script as script
-from voice.agent.loop import agent_reply
-from voice.agent.prompt import system_prompt
-from voice.agent.tool_registry import ToolRegistry, ToolRun
+from voice.agent.tool_registry import ToolRegistry
+from voice.agent.turn import model_reply
 from voice.audio import is_voice
 from voice.call_record import CallIdentity, CallIntent, CallRecord, SessionStore
 from voice.latency import LatencyRecorder
 from voice.phrases import PhraseCache
 from voice.playback import PlaybackTracker
-from voice.providers.base import ChatContext, ChatModel, ProviderError, STTProvider, STTStream, TTSProvider
+from voice.providers.base import ChatModel, ProviderError, STTProvider, STTStream, TTSProvider
 from voice.replies import ReplyEnded, ReplyRunner
 from voice.turns import (
     AgentReplyFinished,
@@ -210,38 +208,13 @@ class CallSession:
         self.record.history.append({"role": "user", "content": caller_text})
         self.record.add_turn("caller", caller_text)
         self.latency.turn_started(self._last_voice_at)
-        self.replies.start(self._agent_text(), whole=False)
-
-    async def _agent_text(self) -> AsyncIterator[str]:
-        record = self.record
-        customer = record.identity.customer
-        system = system_prompt(shop_now(), (customer or {}).get("name"), customer is not None,
-                               reminder=record.identity.reminder)
-        first = True
-        try:
-            async for delta in agent_reply(self._chat, self._tools, system, record.history, record.tool_scope(),
-                                           context=self.chat_context(), on_tool_start=self._filler,
-                                           on_tool_done=self._tool_done, sleep=self._sleep):
-                if first:
-                    self.latency.first_token()
-                    first = False
-                yield delta
-        except ProviderError:
-            logger.warning("call %s: the language model failed", record.call_sid)
-            yield (" " if not first else "") + script.APOLOGY
-
-    def chat_context(self) -> ChatContext:
-        """The call's facts as data for the model; `notes` is the record's own dict, so it persists."""
-        identity = self.record.identity
-        return ChatContext(direction=identity.direction, customer=identity.customer, reminder=identity.reminder,
-                           services=dict(ServiceType.choices),
-                           notes=self.record.model_notes, last_reply_heard=self._model_heard_last)
+        text = model_reply(chat=self._chat, tools=self._tools, record=self.record, apology=script.APOLOGY,
+                           last_reply_heard=self._model_heard_last, on_first_token=self.latency.first_token,
+                           on_filler=self._filler, sleep=self._sleep)
+        self.replies.start(text, whole=False)
 
     async def _filler(self, text: str) -> None:
         self.replies.interject(text)
-
-    def _tool_done(self, run: ToolRun) -> None:
-        self.record.note(outcome=run.outcome, intent=run.intent)
 
     async def _reply_audible(self) -> None:
         row = self.latency.first_audio()

@@ -7,18 +7,14 @@ import sys
 import uuid
 from typing import Any, TextIO
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from crm.models import ServiceType
 from crm.phones import normalize_phone
 from crm.selectors import acustomer_get_by_phone
-from scheduling.shop import shop_now
-from voice.agent.loop import agent_reply
-from voice.agent.prompt import system_prompt
+from voice import call_script as script
 from voice.agent.shop_tools import registry
+from voice.agent.turn import model_reply
 from voice.call_record import CallIdentity, CallRecord
-from voice.providers.base import ChatContext
 from voice.providers.factory import make_chat
 
 
@@ -42,12 +38,13 @@ class Command(BaseCommand):
         chat = make_chat()
         customer = await acustomer_get_by_phone(caller)
         record = CallRecord.new(CallIdentity(call_sid=f"TALK{uuid.uuid4().hex}", caller=caller, customer=customer))
-        context = ChatContext(customer=customer, services=dict(ServiceType.choices), notes=record.model_notes)
-        first = (customer or {}).get("name", "").split(" ")[0]
-        greeting = f"{'Hi ' + first + ', t' if first else 'T'}hanks for calling {settings.SHOP_NAME}. How can I help?"
-        history = record.history
-        history.append({"role": "assistant", "content": greeting})
+        greeting = script.greeting(record.identity)
+        record.history.append({"role": "assistant", "content": greeting})
         self.stdout.write(f"Agent: {greeting}")
+
+        async def filler(text: str) -> None:
+            self.stdout.write(f"Agent: {text}")
+
         while not record.ended:
             self.stdout.write("You: ", ending="")
             self.stdout.flush()
@@ -57,16 +54,10 @@ class Command(BaseCommand):
             said = line.strip()
             if not said:
                 continue
-            history.append({"role": "user", "content": said})
-            system = system_prompt(shop_now(), (customer or {}).get("name"), customer is not None)
-
-            async def filler(text: str) -> None:
-                self.stdout.write(f"Agent: {text}")
-
-            reply = "".join([delta async for delta in agent_reply(
-                chat, registry, system, history, record.tool_scope(), context=context, on_tool_start=filler,
-                on_tool_done=lambda run: record.note(outcome=run.outcome, intent=run.intent))])
-            history.append({"role": "assistant", "content": reply})
+            record.history.append({"role": "user", "content": said})
+            reply = "".join([delta async for delta in model_reply(chat=chat, tools=registry, record=record,
+                                                                  apology=script.APOLOGY, on_filler=filler)])
+            record.history.append({"role": "assistant", "content": reply})
             self.stdout.write(f"Agent: {reply}")
         if record.transfer:
             self.stdout.write("(the call would now be transferred to the front desk)")
