@@ -46,7 +46,9 @@ def call_log_start(*, call_sid: str, direction: str = CallDirection.INBOUND, fro
 
 def call_log_finish(*, call_sid: str, transcript: list[dict[str, Any]], latency: list[dict[str, Any]],
                     outcome: str, ended_at: datetime | None = None, customer_id: int | None = None) -> CallLog:
-    """Store what was said, how fast the agent was and how the call ended."""
+    """Store what was said, how fast the agent was and how the call ended. `outcome` is the call record's
+    own verdict; it replaces what Twilio's status callback wrote, except that "abandoned" (the caller said
+    nothing) never hides a more telling outcome already stored."""
     with transaction.atomic():
         call = CallLog.objects.select_for_update().get(call_sid=call_sid)
         call.transcript = transcript
