@@ -118,8 +118,8 @@ def list_vehicles(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
 
 @registry.register("add_vehicle", "Add a car to the caller's record. The VIN is checked and decoded for make "
                    "and year.", arg.params({"vin": {"type": "string"}, "model": {"type": "string"},
-                                      "license_plate": {"type": "string"}, "mileage": {"type": "integer"}},
-                                     ["vin"]), writes=True)
+                                            "license_plate": {"type": "string"}, "mileage": {"type": "integer"}},
+                                           ["vin"]), writes=True)
 @database_sync_to_async
 def add_vehicle(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """Add a car, by VIN, to the caller's own record."""
@@ -139,7 +139,7 @@ def add_vehicle(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     "Free start times for a service on a day or a range of days (at most 7). Dates are YYYY-MM-DD; give time "
     "(HH:MM) too when the caller asked for one, to learn whether exactly that start is free.",
     arg.params({"service": arg.SERVICE_ENUM, "date": {"type": "string"}, "end_date": {"type": "string"},
-          "time": {"type": "string"}}, ["service", "date"]),
+                "time": {"type": "string"}}, ["service", "date"]),
     filler=CHECKING,
 )
 @database_sync_to_async
@@ -178,10 +178,10 @@ def check_availability(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     "book_appointment",
     "Book a service for the caller. start is the shop's local time, YYYY-MM-DDTHH:MM.",
     arg.params({"service": arg.SERVICE_ENUM, "start": {"type": "string"}, "vehicle_id": {"type": "integer"},
-          "notes": {"type": "string"}, "caller_confirmed": arg.CONFIRMED,
-          "additional_booking_requested": {"type": "boolean",
-                                           "description": "True only if the caller asked for another booking."}},
-         ["service", "start", "caller_confirmed"]),
+                "notes": {"type": "string"}, "caller_confirmed": arg.CONFIRMED,
+                "additional_booking_requested": {
+                    "type": "boolean", "description": "True only if the caller asked for another booking."}},
+               ["service", "start", "caller_confirmed"]),
     filler="One moment while I book that.",
     writes=True,
 )
@@ -249,7 +249,7 @@ def reschedule_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult
 @registry.register(
     "cancel_appointment", "Cancel one of the caller's appointments.",
     arg.params({"appointment_id": {"type": "integer"}, "caller_confirmed": arg.CONFIRMED},
-         ["appointment_id", "caller_confirmed"]),
+               ["appointment_id", "caller_confirmed"]),
     writes=True,
 )
 @database_sync_to_async
