@@ -34,6 +34,7 @@ class CallIdentity:
     direction: str = CallDirection.INBOUND
     customer: dict[str, Any] | None = None  # the caller's record when their number is known
     reminder: dict[str, Any] | None = None  # outbound reminder calls: the appointment the call is about
+    attestation: str = ""  # the carrier's STIR/SHAKEN verdict (Twilio's `StirVerstat`), "" when none came
 
 
 @dataclass(slots=True)
@@ -55,6 +56,7 @@ class ToolScope:
     caller_phone: str | None
     direction: str
     facts: CallFacts
+    attestation: str = ""  # the caller number's STIR/SHAKEN verdict, as Twilio passed it on
 
     @property
     def customer_id(self) -> int | None:
@@ -99,7 +101,8 @@ class CallRecord:
 
     def tool_scope(self) -> ToolScope:
         return ToolScope(call_sid=self.identity.call_sid, caller_phone=self.identity.caller,
-                         direction=self.identity.direction, facts=self.facts)
+                         direction=self.identity.direction, facts=self.facts,
+                         attestation=self.identity.attestation)
 
     def note(self, *, outcome: CallOutcome | None = None, intent: CallIntent | None = None) -> None:
         """Take a tool's (or the script's) result: the latest outcome wins; a transfer also ends the call."""
