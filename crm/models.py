@@ -153,7 +153,7 @@ class Appointment(models.Model):
     calendar_event_id = models.CharField(max_length=1024, blank=True)
     calendar_sync = models.CharField(max_length=8, choices=CalendarSync.choices, default=CalendarSync.PENDING)
     idempotency_key = models.CharField(
-        max_length=128, blank=True, help_text="Same booking request replayed (model retry, reconnect) → same row."
+        max_length=128, blank=True, help_text="Same booking request replayed (model retry, reconnect) → the customer's same live row."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -165,8 +165,10 @@ class Appointment(models.Model):
             models.Index(fields=["calendar_sync"], name="crm_appt_calendar_sync_idx"),
         ]
         constraints = [
-            models.UniqueConstraint(
-                fields=["idempotency_key"], condition=~Q(idempotency_key=""), name="crm_appt_idempotency_key_unique"
+            models.UniqueConstraint(  # a replay finds the customer's live booking; a cancelled one is history
+                fields=["customer", "idempotency_key"],
+                condition=~Q(idempotency_key="") & ~Q(status=AppointmentStatus.CANCELLED),
+                name="crm_appt_idempotency_key_live_unique",
             ),
             models.CheckConstraint(condition=Q(service_type__in=ServiceType.values), name="crm_appt_service_known"),
             models.CheckConstraint(condition=Q(status__in=AppointmentStatus.values), name="crm_appt_status_known"),

@@ -178,27 +178,30 @@ def _check_bookable(start: datetime, duration: timedelta, blocked: list[Interval
         raise BookingError(reason)
 
 
+def _live_replay(customer: Customer, key: str) -> Appointment | None:
+    """The customer's live appointment booked under this idempotency key, if any."""
+    return (Appointment.objects.select_related("vehicle").filter(customer=customer, idempotency_key=key)
+            .exclude(status=AppointmentStatus.CANCELLED).first())
+
+
 def appointment_book(*, customer: Customer, service_type: str, start: datetime, vehicle: Vehicle | None = None,
                      notes: str = "", idempotency_key: str = "") -> Appointment:
     """Book a service, never beyond the shop's bays nor into a staff block; the calendar follows once the
-    row is committed. The same `idempotency_key` returns the same row."""
+    row is committed. The same `idempotency_key` returns the same customer's live (not cancelled) row, so
+    a replay never hands back someone else's booking nor reports a cancelled one as booked."""
     if service_type not in SERVICE_MENU:
         raise BookingError("We don't offer that service; I can read you the service menu.")
     if vehicle is not None and vehicle.customer_id != customer.pk:
         raise BookingError("That car isn't on your record.")
     key = idempotency_key[:128]
-    if key:
-        replayed = Appointment.objects.select_related("vehicle").filter(idempotency_key=key).first()
-        if replayed is not None:
-            return replayed
+    if key and (replayed := _live_replay(customer, key)) is not None:
+        return replayed
     blocked = _blocks_on_day_of(start)
     info = SERVICE_MENU[service_type]
     with transaction.atomic():
         _lock_day(start)
-        if key:
-            replayed = Appointment.objects.select_related("vehicle").filter(idempotency_key=key).first()
-            if replayed is not None:  # the same request, booked by another worker while we fetched the blocks
-                return replayed
+        if key and (replayed := _live_replay(customer, key)) is not None:
+            return replayed  # the same request, booked by another worker while we fetched the blocks
         _check_bookable(start, info.duration, blocked)
         appointment = Appointment(customer=customer, vehicle=vehicle, service_type=service_type, scheduled_at=start,
                                   duration=info.duration, total_cost=info.price, notes=notes[:2000],

@@ -20,7 +20,7 @@ from crm.services import (
     appointment_sync_calendar,
 )
 from crm.tasks import sync_appointment_calendar, sync_pending_calendar_events
-from crm.tests.factories import CustomerFactory, VehicleFactory
+from crm.tests.factories import AppointmentFactory, CustomerFactory, VehicleFactory
 from scheduling.calendars import BuiltinCalendar
 
 NY = ZoneInfo("America/New_York")
@@ -90,6 +90,36 @@ def test_replayed_request_returns_the_same_appointment(frozen) -> None:
     again = appointment_book(customer=customer, service_type="oil_change", start=TUESDAY_10, idempotency_key="CA1:k")
     assert again.pk == first.pk
     assert Appointment.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_replay_after_a_cancellation_books_a_new_live_appointment(frozen) -> None:
+    customer = CustomerFactory.create()
+    first = appointment_book(customer=customer, service_type="oil_change", start=TUESDAY_10, idempotency_key="CA1:k")
+    appointment_cancel(appointment=first)
+    again = appointment_book(customer=customer, service_type="oil_change", start=TUESDAY_10, idempotency_key="CA1:k")
+    assert again.pk != first.pk and again.status == AppointmentStatus.SCHEDULED
+    assert Appointment.objects.get(pk=first.pk).status == AppointmentStatus.CANCELLED
+
+
+@pytest.mark.django_db
+def test_another_customers_request_with_the_same_key_is_never_their_appointment(frozen) -> None:
+    first = appointment_book(customer=CustomerFactory.create(), service_type="oil_change", start=TUESDAY_10,
+                             idempotency_key="CA1:k")
+    other = CustomerFactory.create()
+    theirs = appointment_book(customer=other, service_type="oil_change", start=TUESDAY_10, idempotency_key="CA1:k")
+    assert theirs.pk != first.pk and theirs.customer_id == other.pk
+
+
+@pytest.mark.django_db
+def test_the_database_allows_one_live_appointment_per_customer_and_key() -> None:
+    from django.db import IntegrityError
+
+    appointment = AppointmentFactory.create(idempotency_key="CA1:k", status=AppointmentStatus.CANCELLED)
+    AppointmentFactory.create(customer=appointment.customer, idempotency_key="CA1:k")  # the cancelled one is no clash
+    AppointmentFactory.create(idempotency_key="CA1:k")  # nor is another customer's
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AppointmentFactory.create(customer=appointment.customer, idempotency_key="CA1:k")
 
 
 @pytest.mark.django_db

@@ -172,6 +172,19 @@ async def test_a_call_that_reconnects_still_knows_what_it_booked() -> None:
     assert await Appointment.objects.acount() == 1
 
 
+async def test_book_cancel_book_in_one_call_gives_a_new_live_booking() -> None:
+    context = ctx()
+    first = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
+                      caller_confirmed=True)
+    await run("cancel_appointment", context, appointment_id=first["appointment_id"], caller_confirmed=True)
+    again = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
+                      caller_confirmed=True)
+    assert again["booked"] and again["appointment_id"] != first["appointment_id"]
+    assert again["status"] == AppointmentStatus.SCHEDULED
+    statuses = [a.status async for a in Appointment.objects.order_by("pk")]
+    assert statuses == [AppointmentStatus.CANCELLED, AppointmentStatus.SCHEDULED]
+
+
 async def test_only_the_tools_that_change_shop_data_are_marked_as_writes() -> None:
     tools = [registry.get(schema["function"]["name"]) for schema in registry.schemas()]
     writes = {tool.name for tool in tools if tool is not None and tool.writes}
