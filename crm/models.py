@@ -153,7 +153,8 @@ class Appointment(models.Model):
     calendar_event_id = models.CharField(max_length=1024, blank=True)
     calendar_sync = models.CharField(max_length=8, choices=CalendarSync.choices, default=CalendarSync.PENDING)
     idempotency_key = models.CharField(
-        max_length=128, blank=True, help_text="Same booking request replayed (model retry, reconnect) → the customer's same live row."
+        max_length=128, blank=True,
+        help_text="Same booking request replayed (model retry, reconnect) → the customer's same live row.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
