@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from voice.agent.caller_data import SPEECH_LIMIT, clean
 from voice.agent.tool_registry import ToolRegistry, ToolRun
 from voice.call_record import ToolScope
 from voice.providers.base import ChatContext, ChatModel, TextDelta, ToolCallRequested
@@ -44,7 +45,7 @@ async def agent_reply(
     for step in range(max_steps + 1):
         offer_tools = tools.schemas() if step < max_steps else []
         calls: list[ToolCallRequested] = []
-        async for event in chat.stream([system, *history], offer_tools, context):
+        async for event in chat.stream([system, *map(_as_data, history)], offer_tools, context):
             if isinstance(event, TextDelta):
                 if event.text:
                     yield event.text
@@ -105,6 +106,13 @@ async def _finish(running: "asyncio.Future[ToolRun]") -> ToolRun:
         except asyncio.CancelledError:
             if running.done():
                 return running.result()
+
+
+def _as_data(message: dict[str, Any]) -> dict[str, Any]:
+    """The caller's words as the model gets them: one clean, capped line (the record keeps what was said)."""
+    if message.get("role") != "user" or not isinstance(message.get("content"), str):
+        return message
+    return {**message, "content": clean(message["content"], SPEECH_LIMIT)}
 
 
 def _summary(result: str) -> str:

@@ -33,6 +33,7 @@ from crm.services import (
 from scheduling.shop import WEEKDAY_KEYS, opening_hours, shop_now, shop_timezone, shop_today
 from scheduling.spoken import spoken_day
 from voice.agent import tool_arguments as arg
+from voice.agent.caller_data import clean
 from voice.agent.speech import spoken_price
 from voice.agent.tool_registry import ToolError, ToolRegistry, ToolResult
 from voice.call_record import CallIntent, ToolScope
@@ -85,7 +86,7 @@ def lookup_customer(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     customer = arg.caller_customer(scope)
     if customer is None:
         return ToolResult({"known": False, "note": "New caller; ask for their name when it is needed."})
-    return ToolResult({"known": True, "name": customer.name, "email": customer.email,
+    return ToolResult({"known": True, "name": clean(customer.name), "email": clean(customer.email),
                        "vehicles": [arg.vehicle_summary(v) for v in vehicle_list_for_customer(customer_id=customer.pk)],
                        "upcoming_appointments": appointment_count_upcoming(customer_id=customer.pk)})
 
@@ -104,7 +105,7 @@ def update_customer_tool(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
         customer_update(customer=customer, name=name, email=email)
     except ValidationError as exc:
         raise ToolError(" ".join(exc.messages)) from exc
-    return ToolResult({"saved": True, "name": customer.name, "email": customer.email})
+    return ToolResult({"saved": True, "name": clean(customer.name), "email": clean(customer.email)})
 
 
 @registry.register("list_vehicles", "The caller's cars on record.")

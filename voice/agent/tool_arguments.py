@@ -8,6 +8,7 @@ from crm.models import SERVICE_MENU, Appointment, Customer, ServiceType, Vehicle
 from crm.selectors import appointment_get_for_customer, customer_get_for_caller
 from scheduling.shop import shop_timezone
 from scheduling.spoken import spoken_time
+from voice.agent.caller_data import clean
 from voice.agent.tool_registry import ToolError
 from voice.call_record import ToolScope
 
@@ -111,14 +112,14 @@ def appointment_summary(appointment: Appointment) -> dict[str, Any]:
         "service": appointment.get_service_type_display(),
         "when": spoken_time(appointment.scheduled_at),
         "start": appointment.scheduled_at.astimezone(shop_timezone()).strftime("%Y-%m-%dT%H:%M"),
-        "vehicle": vehicle.label if vehicle else None,
+        "vehicle": clean(vehicle.label) if vehicle else None,
         "status": appointment.status,
     }
 
 
 def vehicle_summary(vehicle: Vehicle) -> dict[str, Any]:
-    return {"vehicle_id": vehicle.pk, "description": vehicle.label, "license_plate": vehicle.license_plate,
-            "vin_last6": vehicle.vin[-6:]}
+    return {"vehicle_id": vehicle.pk, "description": clean(vehicle.label),
+            "license_plate": clean(vehicle.license_plate), "vin_last6": vehicle.vin[-6:]}
 
 
 def spread(times: list[datetime]) -> list[datetime]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crm.models import CallOutcome
+from voice.agent.caller_data import RESULT_LIMIT, clean_value
 from voice.call_record import CallIntent, ToolScope
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ class ToolRegistry:
         except Exception:
             logger.exception("tool %s failed", name)
             return _error("That did not work on our side. Offer to transfer the caller to staff.")
-        return ToolRun(json.dumps(result.data, default=str), outcome=result.outcome, intent=result.intent)
+        data = clean_value(json.loads(json.dumps(result.data, default=str)), RESULT_LIMIT)  # records are data
+        return ToolRun(json.dumps(data), outcome=result.outcome, intent=result.intent)
 
 
 def _error(message: str) -> ToolRun:
