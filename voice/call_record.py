@@ -57,6 +57,8 @@ class ToolScope:
     direction: str
     facts: CallFacts
     attestation: str = ""  # the caller number's STIR/SHAKEN verdict, as Twilio passed it on
+    agent_said: str = ""  # the agent's last reply before the caller's latest turn, as far as the caller heard it
+    caller_said: str = ""  # the caller's latest turn (words, or "[pressed 1]")
 
     @property
     def customer_id(self) -> int | None:
@@ -100,9 +102,26 @@ class CallRecord:
         return CallIntent.TRANSFER in self.intents
 
     def tool_scope(self) -> ToolScope:
+        """What the tools of this turn see: the verified caller, the facts, and the exchange the caller's
+        latest turn answers."""
+        agent_said, caller_said = self.last_exchange()
         return ToolScope(call_sid=self.identity.call_sid, caller_phone=self.identity.caller,
                          direction=self.identity.direction, facts=self.facts,
-                         attestation=self.identity.attestation)
+                         attestation=self.identity.attestation, agent_said=agent_said, caller_said=caller_said)
+
+    def last_exchange(self) -> tuple[str, str]:
+        """The agent's last reply before the caller's latest turn, as far as the caller heard it (a reply cut
+        short is in the history only up to where the caller cut in), and that turn (its lines joined)."""
+        said: list[str] = []
+        for message in reversed(self.history):
+            role, content = message.get("role"), message.get("content")
+            if role == "user" and isinstance(content, str):
+                said.insert(0, content)
+                continue
+            if said and role == "assistant" and isinstance(content, str) and content.strip():
+                return content, " ".join(said)
+            break  # the agent has the last word, or a tool step came between: no exchange to answer
+        return "", " ".join(said)
 
     def note(self, *, outcome: CallOutcome | None = None, intent: CallIntent | None = None) -> None:
         """Take a tool's (or the script's) result: the latest outcome wins; a transfer also ends the call."""

@@ -34,6 +34,7 @@ from scheduling.shop import WEEKDAY_KEYS, opening_hours, shop_now, shop_timezone
 from scheduling.spoken import spoken_day
 from voice.agent import tool_arguments as arg
 from voice.agent.caller_data import clean
+from voice.agent.confirmation import require_agreement
 from voice.agent.speech import spoken_price
 from voice.agent.tool_registry import ToolError, ToolRegistry, ToolResult
 from voice.call_record import CallIntent, ToolScope
@@ -191,7 +192,7 @@ def book_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """Book for the caller, once per call unless they ask for another; a replayed request finds the same row."""
     service = arg.service_arg(args)
     start = arg.parse_start(args.get("start"))
-    arg.require_confirmation(args, "book")
+    require_agreement(scope, args, "book", service, start)
     facts = scope.facts
     key = f"{scope.call_sid}:{service}:{start.isoformat()}"
     if facts.booked_ids and not args.get("additional_booking_requested") and key not in facts.idempotency_keys:
@@ -238,7 +239,7 @@ def reschedule_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult
     """Move one of the caller's own appointments, under the same rules as a booking."""
     appointment = arg.own_appointment(scope, args)
     start = arg.parse_start(args.get("new_start"))
-    arg.require_confirmation(args, "reschedule")
+    require_agreement(scope, args, "reschedule", appointment.service_type, start)
     try:
         appointment = appointment_reschedule(appointment=appointment, start=start)
     except BookingError as exc:
@@ -257,7 +258,7 @@ def reschedule_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult
 def cancel_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """Cancel one of the caller's own appointments, once they said yes."""
     appointment = arg.own_appointment(scope, args)
-    arg.require_confirmation(args, "cancel")
+    require_agreement(scope, args, "cancel", appointment.service_type, appointment.scheduled_at)
     try:
         appointment = appointment_cancel(appointment=appointment)
     except BookingError as exc:

@@ -65,12 +65,6 @@ def service_arg(args: dict[str, Any]) -> str:
     return service
 
 
-def require_confirmation(args: dict[str, Any], what: str) -> None:
-    if args.get("caller_confirmed") is not True:
-        raise ToolError(f"Before you {what}, read the details back to the caller and ask them to confirm; "
-                        "then call again with caller_confirmed true.")
-
-
 # --- the caller's own records ------------------------------------------------------------------------------
 
 

@@ -20,7 +20,12 @@ logger = logging.getLogger(__name__)
 
 
 class ToolError(Exception):
-    """A tool refused its arguments; the message is short and fit to be spoken or acted on."""
+    """A tool refused its arguments; the message is short and fit to be spoken or acted on. `needs` names
+    what the caller must give first ("confirmation", "verification"), for a model that reads codes."""
+
+    def __init__(self, message: str, needs: str | None = None) -> None:
+        super().__init__(message)
+        self.needs = needs
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +104,7 @@ class ToolRegistry:
         try:
             result = await tool.func(scope, args)
         except ToolError as exc:
-            return _error(str(exc))
+            return _error(str(exc), exc.needs)
         except Exception:
             logger.exception("tool %s failed", name)
             return _error("That did not work on our side. Offer to transfer the caller to staff.")
@@ -107,5 +112,5 @@ class ToolRegistry:
         return ToolRun(json.dumps(data), outcome=result.outcome, intent=result.intent)
 
 
-def _error(message: str) -> ToolRun:
-    return ToolRun(json.dumps({"error": message}))
+def _error(message: str, needs: str | None = None) -> ToolRun:
+    return ToolRun(json.dumps({"error": message, **({"needs": needs} if needs else {})}))

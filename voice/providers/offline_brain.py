@@ -141,6 +141,8 @@ class OfflineBrain:
         name, result = turn.last_tool
         if name == "list_vehicles" and "error" in result:
             result = {"vehicles": []}  # a new caller has no cars on record yet: book without one
+        if result.get("needs") == "confirmation":
+            return self._ask_again(turn, name, turn.tool_results[-1].args)
         if "error" in result:
             return [TextDelta(f"Sorry, {result['error'][0].lower()}{result['error'][1:]}")]
         if name == "check_availability":
@@ -193,6 +195,21 @@ class OfflineBrain:
         if name == "confirm_appointment":
             return [TextDelta(f"Thank you, you're confirmed for {result['when']}. See you then!")]
         return [TextDelta("Done. Anything else?")]
+
+    def _ask_again(self, turn: Turn, name: str, args: dict[str, Any]) -> list[ChatEvent]:
+        """The tool wants the caller's yes to exactly this change: read it back and ask once more."""
+        service = (turn.appointment or {}).get("service") or turn.services.get(str(args.get("service")), "service")
+        start = args.get("new_start") or args.get("start")
+        when = spoken_time(datetime.fromisoformat(str(start)).replace(tzinfo=shop_timezone())) if start else ""
+        if name == "cancel_appointment" and turn.appointment is not None:
+            return _ask(turn, Pending.CONFIRM_CANCEL, f"Just to be sure: your {service.lower()} on "
+                                                      f"{turn.appointment['when']}. {CONFIRM_CANCEL}")
+        if name == "reschedule_appointment" and when:
+            return _ask(turn, Pending.CONFIRM_MOVE, f"Just to be sure: I'll move your {service.lower()} to "
+                                                    f"{when}. {CONFIRM_MOVE}")
+        if name == "book_appointment" and when and turn.booking is not None:
+            return _ask(turn, Pending.CONFIRM_BOOK, f"Just to be sure: {service.lower()} on {when}. {CONFIRM_BOOK}")
+        return [TextDelta("Sorry, I need your yes before I change anything. What would you like to do?")]
 
     def _offer_times(self, turn: Turn, result: dict[str, Any]) -> list[ChatEvent]:
         days = result.get("days", [])

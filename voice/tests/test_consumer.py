@@ -242,6 +242,19 @@ async def test_a_new_stream_for_the_same_call_resumes_instead_of_starting_over(a
     await second.hang_up()
 
 
+async def heard_to_the_end(call: FakeTwilioCall, quiet: float = 0.3) -> None:
+    """Wait until the agent's audio has stopped coming and has played to the caller."""
+    loop = asyncio.get_running_loop()
+    seen, since = -1, loop.time()
+    for _ in range(200):
+        if call.received.media_messages != seen or call.playing:
+            seen, since = call.received.media_messages, loop.time()
+        elif loop.time() - since >= quiet:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the agent never went quiet")
+
+
 def _next_weekday_at_ten() -> datetime:
     day = timezone.now().astimezone(shop_timezone()).date() + timedelta(days=2)
     while day.weekday() > 4:
@@ -260,7 +273,7 @@ async def test_a_caller_books_an_appointment_end_to_end(application, peers, sett
     local = start.strftime("%Y-%m-%dT%H:%M")
     ai.script(
         ToolCallsReply([ToolCall("check_availability", {"service": "oil_change", "date": start.date().isoformat()})]),
-        TextReply("I can do ten in the morning. Shall I book your oil change then?"),
+        TextReply(f"I can do {start:%A} at ten in the morning. Shall I book your oil change then?"),
         ToolCallsReply([ToolCall("book_appointment", {"service": "oil_change", "start": local,
                                                       "vehicle_id": vehicle.pk, "caller_confirmed": True})]),
         TextReply("You're all set. See you then!"),
@@ -278,6 +291,7 @@ async def test_a_caller_books_an_appointment_end_to_end(application, peers, sett
         availability = ai.requests[1].messages[-1]
         assert availability["role"] == "tool" and start.date().isoformat() in availability["content"]
         await call.wait_for(lambda: any("Shall I book" in r.text for r in dg.speak_requests), what="the offer")
+        await heard_to_the_end(call)  # a yes that cuts the read-back short books nothing
         await talk(call, dg, "Yes please.")
         await call.wait_for(lambda: any("all set" in r.text for r in dg.speak_requests), what="the confirmation")
         await call.hang_up()

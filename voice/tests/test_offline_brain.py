@@ -192,6 +192,37 @@ async def test_cancel_flow_lists_confirms_and_cancels() -> None:
     assert talk.shop.calls[-1] == ("cancel_appointment", {"appointment_id": 5, "caller_confirmed": True})
 
 
+class ConfirmingShop(FakeShop):
+    """A shop whose changing tools refuse the first time, as the real ones do when the yes did not count."""
+
+    def run(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        if name.endswith("_appointment") and name != "list_appointments" and not any(
+                called == name for called, _ in self.calls):
+            self.calls.append((name, args))
+            return {"error": "The caller has not agreed to this yet.", "needs": "confirmation"}
+        return super().run(name, args)
+
+
+async def test_a_change_the_tool_refuses_for_want_of_a_yes_is_read_back_and_asked_again() -> None:
+    talk = Conversation(ConfirmingShop(appointments=[_appointment(5, "Oil change", "2026-11-25T09:00")]))
+    await talk.say("I need to cancel my appointment")
+    again = await talk.say("yes please")
+    assert again == "Just to be sure: your oil change on Wednesday, November 25 at 9 AM. Shall I cancel it?"
+    assert "is cancelled" in await talk.say("yes")
+    assert talk.tools_called() == ["list_appointments", "cancel_appointment", "cancel_appointment"]
+    moving = Conversation(ConfirmingShop(appointments=[_appointment(5, "Oil change", "2026-11-25T09:00")]))
+    for line in ("Can I move my appointment?", "Friday", "2 pm"):
+        await moving.say(line)
+    assert await moving.say("yes") == ("Just to be sure: I'll move your oil change to Friday, November 27 at 2 PM. "
+                                       "Shall I move it?")
+    assert "is now on Friday" in await moving.say("yes")
+    booking = Conversation(ConfirmingShop(vehicles=None))
+    for line in ("oil change tomorrow", "10 am"):
+        await booking.say(line)
+    assert await booking.say("yes") == "Just to be sure: oil change on Tuesday, November 24 at 10 AM. Shall I book it?"
+    assert "all set" in await booking.say("yes")
+
+
 async def test_reschedule_flow_moves_the_appointment() -> None:
     talk = Conversation(FakeShop(appointments=[_appointment(5, "Oil change", "2026-11-25T09:00")]))
     assert "What day would you like instead?" in await talk.say("Can I move my appointment?")

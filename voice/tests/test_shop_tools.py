@@ -32,9 +32,23 @@ def _shop(settings):
         yield
 
 
-def ctx(phone: str | None = CALLER, call_sid: str = "CA1") -> ToolScope:
-    """The scope a new call's record gives its tools: the caller's number from Twilio, no facts yet."""
-    return CallRecord.new(CallIdentity(call_sid=call_sid, caller=phone)).tool_scope()
+ATTESTED = "TN-Validation-Passed-A"
+OIL_TUESDAY_10 = "To confirm: an oil change on Tuesday, November 24 at 10 AM. Shall I book it?"
+
+
+def ctx(phone: str | None = CALLER, call_sid: str = "CA1", attestation: str = ATTESTED,
+        agreed: str = OIL_TUESDAY_10) -> ToolScope:
+    """The scope a new call's record gives its tools: the caller's number from Twilio (attested at level A
+    unless a test says otherwise), no facts yet, and the caller just said yes to the agent's `agreed`."""
+    record = CallRecord.new(CallIdentity(call_sid=call_sid, caller=phone, attestation=attestation))
+    record.history += [{"role": "assistant", "content": agreed}, {"role": "user", "content": "Yes, please."}]
+    return record.tool_scope()
+
+
+def agreed(scope: ToolScope, agent: str, caller: str = "Yes, please.") -> ToolScope:
+    """The exchange the next tool call answers: the agent said `agent` (heard to its end), the caller `caller`."""
+    scope.agent_said, scope.caller_said = agent, caller
+    return scope
 
 
 async def call(tool: str, scope: ToolScope, **args: Any) -> ToolRun:
@@ -99,6 +113,7 @@ async def test_booking_creates_the_callers_record_and_is_idempotent() -> None:
 async def test_a_second_booking_needs_the_caller_to_ask_for_it() -> None:
     context = ctx()
     await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00", caller_confirmed=True)
+    agreed(context, "And a tire rotation on Wednesday at 10 AM, shall I book that too?")
     second = await run("book_appointment", context, service="tire_rotation", start="2026-11-25T10:00",
                        caller_confirmed=True)
     assert "already booked" in second["error"]
@@ -137,9 +152,11 @@ async def test_reschedule_and_cancel_the_callers_own_appointment() -> None:
                        caller_confirmed=True)
     listed = await run("list_appointments", context)
     assert [a["appointment_id"] for a in listed["appointments"]] == [booked["appointment_id"]]
+    agreed(context, "I can move your oil change to Friday, November 27 at 2 PM. Shall I move it?")
     moved = await run("reschedule_appointment", context, appointment_id=booked["appointment_id"],
                       new_start="2026-11-27T14:00", caller_confirmed=True)
     assert moved["when"] == "Friday, November 27 at 2 PM"
+    agreed(context, "You have an oil change on Friday, November 27 at 2 PM. Shall I cancel it?")
     cancelling = await call("cancel_appointment", context, appointment_id=booked["appointment_id"],
                             caller_confirmed=True)
     assert json.loads(cancelling.content)["cancelled"] and cancelling.outcome == CallOutcome.CANCELLED
@@ -150,6 +167,7 @@ async def test_moving_and_confirming_are_the_calls_outcome_and_facts() -> None:
     context = ctx()
     booked = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
                        caller_confirmed=True)
+    agreed(context, "Moving your oil change to Wednesday at 9 AM, okay?")
     moving = await call("reschedule_appointment", context, appointment_id=booked["appointment_id"],
                         new_start="2026-11-25T09:00", caller_confirmed=True)
     confirming = await call("confirm_appointment", context, appointment_id=booked["appointment_id"])
@@ -161,13 +179,13 @@ async def test_moving_and_confirming_are_the_calls_outcome_and_facts() -> None:
 async def test_a_call_that_reconnects_still_knows_what_it_booked() -> None:
     """The facts travel with the call record, so a new media stream cannot book twice by accident."""
     record = CallRecord.new(CallIdentity(call_sid="CA1", caller=CALLER))
-    first = await run("book_appointment", record.tool_scope(), service="oil_change", start="2026-11-24T10:00",
-                      caller_confirmed=True)
-    reloaded = CallRecord.from_dict(json.loads(json.dumps(record.to_dict()))).tool_scope()
+    first = await run("book_appointment", agreed(record.tool_scope(), OIL_TUESDAY_10), service="oil_change",
+                      start="2026-11-24T10:00", caller_confirmed=True)
+    reloaded = agreed(CallRecord.from_dict(json.loads(json.dumps(record.to_dict()))).tool_scope(), OIL_TUESDAY_10)
     replay = await run("book_appointment", reloaded, service="oil_change", start="2026-11-24T10:00",
                        caller_confirmed=True)
-    second = await run("book_appointment", reloaded, service="tire_rotation", start="2026-11-25T10:00",
-                       caller_confirmed=True)
+    second = await run("book_appointment", agreed(reloaded, "A tire rotation on Wednesday at 10 AM?"),
+                       service="tire_rotation", start="2026-11-25T10:00", caller_confirmed=True)
     assert replay["appointment_id"] == first["appointment_id"] and "already booked" in second["error"]
     assert await Appointment.objects.acount() == 1
 
@@ -176,7 +194,9 @@ async def test_book_cancel_book_in_one_call_gives_a_new_live_booking() -> None:
     context = ctx()
     first = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
                       caller_confirmed=True)
+    agreed(context, "You have an oil change on Tuesday, November 24 at 10 AM. Shall I cancel it?")
     await run("cancel_appointment", context, appointment_id=first["appointment_id"], caller_confirmed=True)
+    agreed(context, OIL_TUESDAY_10)
     again = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
                       caller_confirmed=True)
     assert again["booked"] and again["appointment_id"] != first["appointment_id"]
