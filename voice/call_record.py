@@ -45,6 +45,8 @@ class CallFacts:
     booked_ids: list[int] = field(default_factory=list)
     idempotency_keys: list[str] = field(default_factory=list)
     changed_ids: list[int] = field(default_factory=list)  # appointments moved, cancelled or confirmed
+    caller_verified: bool = False  # the caller proved who they are (or the call created their record)
+    verification_attempts: int = 0  # answers to the security question checked so far
 
 
 @dataclass(slots=True)

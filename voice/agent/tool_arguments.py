@@ -5,16 +5,19 @@ from datetime import date, datetime
 from typing import Any
 
 from crm.models import SERVICE_MENU, Appointment, Customer, ServiceType, Vehicle
-from crm.selectors import appointment_get_for_customer, customer_get_for_caller
+from crm.selectors import appointment_get_for_customer, customer_get_for_caller, vehicle_list_for_customer
 from scheduling.shop import shop_timezone
 from scheduling.spoken import spoken_time
 from voice.agent.caller_data import clean
 from voice.agent.tool_registry import ToolError
+from voice.agent.verification import verification_needed
 from voice.call_record import ToolScope
 
 SERVICE_ENUM = {"type": "string", "enum": list(ServiceType.values),
                 "description": "Service code from get_service_menu."}
 CONFIRMED = {"type": "boolean", "description": "True only after you read the details back and the caller said yes."}
+VERIFICATION = {"type": "string", "description": "The caller's answer to the security question (the car's make or "
+                "model, or the last 3 or 4 characters of its plate or VIN), once a tool asked for it."}
 MAX_TIMES_PER_DAY = 8
 
 
@@ -99,8 +102,9 @@ def changed(scope: ToolScope, appointment: Appointment) -> None:
 # --- summaries for the model -------------------------------------------------------------------------------
 
 
-def appointment_summary(appointment: Appointment) -> dict[str, Any]:
-    vehicle = appointment.vehicle
+def appointment_summary(appointment: Appointment, scope: ToolScope) -> dict[str, Any]:
+    """The appointment for the model; its car only for a verified caller (it answers the security question)."""
+    vehicle = appointment.vehicle if not verification_needed(scope) else None
     return {
         "appointment_id": appointment.pk,
         "service": appointment.get_service_type_display(),
@@ -109,6 +113,13 @@ def appointment_summary(appointment: Appointment) -> dict[str, Any]:
         "vehicle": clean(vehicle.label) if vehicle else None,
         "status": appointment.status,
     }
+
+
+def cars_of(appointment: Appointment) -> list[Vehicle]:
+    """The cars a caller may name to prove the appointment is theirs: its own, else the customer's."""
+    if appointment.vehicle is not None:
+        return [appointment.vehicle]
+    return vehicle_list_for_customer(customer_id=appointment.customer_id)
 
 
 def vehicle_summary(vehicle: Vehicle) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from scheduling.shop import shop_now
 from voice.agent.loop import agent_reply
 from voice.agent.prompt import system_prompt
 from voice.agent.tool_registry import ToolRegistry, ToolRun
+from voice.agent.verification import verification_needed
 from voice.call_record import CallRecord
 from voice.providers.base import ChatContext, ChatModel, ProviderError
 
@@ -32,15 +33,16 @@ async def model_reply(*, chat: ChatModel, tools: ToolRegistry, record: CallRecor
     """The reply's text as it streams, to the caller line last added to the record's history. Tool results
     go into the record (history, facts, outcome, intents); a model failure ends the text with `apology`."""
     customer = record.identity.customer
+    scope = record.tool_scope()
     system = system_prompt(shop_now(), (customer or {}).get("name"), customer is not None,
-                           reminder=record.identity.reminder)
+                           reminder=record.identity.reminder, verify_first=verification_needed(scope))
 
     def note(run: ToolRun) -> None:
         record.note(outcome=run.outcome, intent=run.intent)
 
     first = True
     try:
-        async for delta in agent_reply(chat, tools, system, record.history, record.tool_scope(),
+        async for delta in agent_reply(chat, tools, system, record.history, scope,
                                        context=chat_context(record, last_reply_heard), on_tool_start=on_filler,
                                        on_tool_done=note, sleep=sleep):
             if first and on_first_token is not None:

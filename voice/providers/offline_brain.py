@@ -39,6 +39,8 @@ CONFIRM_CANCEL = "Shall I cancel it?"
 CONFIRM_MOVE = "Shall I move it?"
 ASK_NEW_DAY = "What day would you like instead?"
 ASK_CAR = "Which car is it for?"
+SECURITY_QUESTION = "For your security, what's the make of the car on that appointment?"
+CHANGES = ("book_appointment", "cancel_appointment", "reschedule_appointment", "update_customer", "add_vehicle")
 
 
 class OfflineBrain:
@@ -78,6 +80,10 @@ class OfflineBrain:
             name = str(turn.customer.get("name") or "").split(" ")[0]
             return [TextDelta(f"Thanks for calling {settings.SHOP_NAME}{', ' + name if name else ''}. Goodbye!"),
                     *([_call("end_call", {}, turn)] if offered else [])]
+        if turn.pending == Pending.VERIFY:  # the answer goes, as said, to the change that asked for it
+            asked = next((r for r in reversed(turn.tool_results) if r.name in CHANGES), None)
+            if asked is not None and said.strip():
+                return [_call(asked.name, {**asked.args, "verification": said.strip()}, turn)]
         if turn.pending == Pending.WHICH_CAR and turn.booking is not None and turn.vehicles:
             car = parse_vehicle(turn.vehicles, said)
             if car is None:
@@ -143,6 +149,10 @@ class OfflineBrain:
             result = {"vehicles": []}  # a new caller has no cars on record yet: book without one
         if result.get("needs") == "confirmation":
             return self._ask_again(turn, name, turn.tool_results[-1].args)
+        if result.get("needs") == "verification":
+            tried = "verification" in turn.tool_results[-1].args
+            return _ask(turn, Pending.VERIFY, ("Sorry, that doesn't match what we have on record. " if tried else "")
+                        + SECURITY_QUESTION)
         if "error" in result:
             return [TextDelta(f"Sorry, {result['error'][0].lower()}{result['error'][1:]}")]
         if name == "check_availability":

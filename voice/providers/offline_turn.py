@@ -19,6 +19,7 @@ class Pending(StrEnum):
     CONFIRM_CANCEL = "confirm_cancel"  # the appointment was read back: a yes cancels it
     CONFIRM_MOVE = "confirm_move"  # the new time was read back: a yes moves the appointment
     WHICH_CAR = "which_car"  # the caller's cars were listed: the answer names one
+    VERIFY = "verify"  # the security question was asked: the answer goes to the tool that asked for it
 
 
 class ToolResult(NamedTuple):
