@@ -18,7 +18,6 @@ from voice.call_record import ToolScope
 
 ATTESTED = "TN-Validation-Passed-A"
 MAX_ATTEMPTS = 2  # wrong answers per call before only the front desk can help
-QUESTION = "For your security, what's the make of the car on that appointment?"
 ASK = ("The caller's number is not verified, so before this change ask for a detail only the customer knows: "
        "the make or model of the car on the appointment or record, or the last 3 or 4 characters of its license "
        "plate or VIN. Never say or hint at it yourself. Call again with their answer in `verification`.")

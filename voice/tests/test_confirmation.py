@@ -12,8 +12,9 @@ import pytest
 import time_machine
 from asgiref.sync import sync_to_async
 
-from crm.models import Appointment, AppointmentStatus
+from crm.models import Appointment, AppointmentStatus, ServiceType
 from crm.tests.factories import AppointmentFactory
+from scheduling.spoken import spoken_time
 from voice.agent.confirmation import read_back, said_yes
 from voice.agent.shop_tools import registry
 from voice.agent.turn import model_reply
@@ -143,3 +144,11 @@ def test_read_backs_of_something_else_are_not_agreement(text: str) -> None:
 ])
 def test_only_an_affirmative_without_a_negation_is_a_yes(text: str, yes: bool) -> None:
     assert said_yes(text) is yes
+
+
+@pytest.mark.parametrize(("code", "label"), ServiceType.choices)
+def test_every_service_read_back_as_the_agent_says_it_is_that_service_and_no_other(code: str, label: str) -> None:
+    when = datetime(2026, 11, 24, 14, 30, tzinfo=NY)
+    text = f"To confirm: {label.lower()} on {spoken_time(when)}. Shall I book it?"
+    named = {other for other, _ in ServiceType.choices if read_back(text, action="book", service=other, when=when)}
+    assert named == {code}
