@@ -5,6 +5,7 @@ channel layer, django-q2 on the ORM broker). Production is `DEBUG=False`, and th
 hosts that have no safe default must be given or the process refuses to start.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "axes",  # failed-login tracking and lockout for the admin
     "autoshop",  # process-wide set-up (the fork guard for task workers)
     "scheduling",
     "crm",
@@ -57,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the 429 "locked" page
 ]
 
 ROOT_URLCONF = "autoshop.urls"
@@ -137,6 +140,24 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- Auth, i18n --------------------------------------------------------------------------------
+# django-axes first: it refuses a locked-out username+address before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes 8): after AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is locked for the cool-off (another advisor at the same desk is not). A correct
+# password resets the count. Attempts are kept in the database (the "Access attempts" admin pages).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True  # trying again while locked restarts the hour
+# Behind a proxy every request comes from the proxy's address; TRUSTED_PROXY_COUNT proxies in front of us
+# (each appending to X-Forwarded-For) lets the client's own address be read instead. 0: REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "autoshop.client_ip.client_ip"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
