@@ -222,6 +222,11 @@ REMINDER_ALLOWED_NUMBERS = env.list("REMINDER_ALLOWED_NUMBERS", default=[])
 REMINDER_PACE_SECONDS = env.float("REMINDER_PACE_SECONDS", default=1.0)
 REMINDER_HOUR = env.int("REMINDER_HOUR", default=9)
 
+# --- Retention ----------------------------------------------------------------------------------
+# Call logs (transcripts) and reminder attempts older than this are deleted by `manage.py purge_records`
+# (run it daily); admin never deletes them.
+RECORD_RETENTION_DAYS = env.int("RECORD_RETENTION_DAYS", default=365)
+
 # --- Static files, logging ---------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static"))
