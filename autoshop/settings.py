@@ -5,10 +5,13 @@ channel layer, django-q2 on the ORM broker). Production is `DEBUG=False`, and th
 hosts that have no safe default must be given or the process refuses to start.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from autoshop.env_rules import DEVELOPMENT_SECRET_KEY, fail_safe_flag, public_base_url_problem, secret_key_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -20,11 +23,13 @@ DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 if DEBUG:
-    SECRET_KEY = SECRET_KEY or "django-insecure-local-development-key-not-for-production-use"
+    SECRET_KEY = SECRET_KEY or DEVELOPMENT_SECRET_KEY
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "[::1]", "testserver"]
 else:
     if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    if problem := secret_key_problem(SECRET_KEY):  # short, repetitive or published: anyone could forge sessions
+        raise ImproperlyConfigured(problem)
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
 
@@ -37,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "axes",  # failed-login tracking and lockout for the admin
     "autoshop",  # process-wide set-up (the fork guard for task workers)
     "scheduling",
     "crm",
@@ -53,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the 429 "locked" page
 ]
 
 ROOT_URLCONF = "autoshop.urls"
@@ -133,6 +140,24 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- Auth, i18n --------------------------------------------------------------------------------
+# django-axes first: it refuses a locked-out username+address before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes 8): after AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is locked for the cool-off (another advisor at the same desk is not). A correct
+# password resets the count. Attempts are kept in the database (the "Access attempts" admin pages).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True  # trying again while locked restarts the hour
+# Behind a proxy every request comes from the proxy's address; TRUSTED_PROXY_COUNT proxies in front of us
+# (each appending to X-Forwarded-For) lets the client's own address be read instead. 0: REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "autoshop.client_ip.client_ip"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -188,10 +213,19 @@ CALENDAR_BACKEND = env.str("CALENDAR_BACKEND", default="google" if _GOOGLE_CONFI
 # --- Reminder calls -------------------------------------------------------------------------------
 # Safe mode (the default) dials only the allow-listed numbers; every other reminder is logged as
 # skipped. Turning it off is an explicit production decision that no default or demo makes.
-REMINDER_SAFE_MODE = env.bool("REMINDER_SAFE_MODE", default=True)
+# Only an explicit false/0/no/off turns it off: unset, empty or misspelt ("ture") keeps it on, and
+# `manage.py check` reports anything that is neither yes nor no (reminders.E004).
+# The text as given (None when unset); read directly because django-environ turns "" into the default.
+REMINDER_SAFE_MODE_RAW = env.ENVIRON.get("REMINDER_SAFE_MODE")
+REMINDER_SAFE_MODE = fail_safe_flag(REMINDER_SAFE_MODE_RAW)
 REMINDER_ALLOWED_NUMBERS = env.list("REMINDER_ALLOWED_NUMBERS", default=[])
 REMINDER_PACE_SECONDS = env.float("REMINDER_PACE_SECONDS", default=1.0)
 REMINDER_HOUR = env.int("REMINDER_HOUR", default=9)
+
+# --- Retention ----------------------------------------------------------------------------------
+# Call logs (transcripts) and reminder attempts older than this are deleted by `manage.py purge_records`
+# (run it daily); admin never deletes them.
+RECORD_RETENTION_DAYS = env.int("RECORD_RETENTION_DAYS", default=365)
 
 # --- Static files, logging ---------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -213,8 +247,12 @@ LOGGING = {
 
 # --- Production hardening (DEBUG off) ----------------------------------------------------------
 if not DEBUG:
-    # TLS ends at the load balancer, which sets X-Forwarded-Proto.
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Trusting a forwarded-protocol header is safe only if the proxy in front of us always overwrites it,
+    # so it is configured, never assumed: behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER to
+    # the header it sets (e.g. X-Forwarded-Proto), or the https redirect below loops.
+    _PROXY_SSL_HEADER = env.str("SECURE_PROXY_SSL_HEADER", default="")
+    if _PROXY_SSL_HEADER:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
@@ -235,6 +273,8 @@ TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")  # empty: Twili
 FRONT_DESK_NUMBER = env.str("FRONT_DESK_NUMBER", default="")  # where transfer_to_human dials
 if not DEBUG and not TWILIO_AUTH_TOKEN:
     raise ImproperlyConfigured("TWILIO_AUTH_TOKEN must be set when DEBUG is off (it proves calls come from Twilio).")
+if not DEBUG and (problem := public_base_url_problem(PUBLIC_BASE_URL)):
+    raise ImproperlyConfigured(problem)  # every real webhook would fail its signature check (403)
 
 DEEPGRAM_API_KEY = env.str("DEEPGRAM_API_KEY", default="")
 DEEPGRAM_URL = env.str("DEEPGRAM_URL", default="")  # empty: Deepgram's own; e.g. http://127.0.0.1:8081

@@ -175,7 +175,8 @@ class AppointmentAdmin(PhoneSearchMixin, admin.ModelAdmin):
 
 @admin.register(CallLog)
 class CallLogAdmin(PhoneSearchMixin, admin.ModelAdmin):
-    """Calls are records of what happened: staff read them, nobody edits them."""
+    """Calls are records of what happened: staff read them, nobody (not even a superuser) adds, edits or
+    deletes one here. They go only when `manage.py purge_records` applies the retention period."""
 
     list_display = ("started_at", "direction", "caller", "customer", "duration", "outcome")
     list_select_related = ("customer",)
@@ -203,4 +204,7 @@ class CallLogAdmin(PhoneSearchMixin, admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -17,7 +17,8 @@ from telephony.rest import twilio_client
 
 @admin.register(ReminderAttempt)
 class ReminderAttemptAdmin(admin.ModelAdmin):
-    """What each reminder call did; written by the runs and Twilio's callbacks, read by staff."""
+    """What each reminder call did; written by the runs and Twilio's callbacks, read by staff. Nobody adds,
+    edits or deletes one here (superusers included); `manage.py purge_records` removes old ones."""
 
     list_display = ("appointment", "reminder_date", "to_number", "outcome", "answered_by", "dialled_at")
     list_filter = ("outcome", "reminder_date")
@@ -30,6 +31,9 @@ class ReminderAttemptAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

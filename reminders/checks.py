@@ -5,7 +5,9 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
+from autoshop.env_rules import is_explicit_flag
 from crm.phones import try_normalize_phone
+from reminders.services import safe_mode_on
 
 
 def check_reminder_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -28,7 +30,17 @@ def check_reminder_settings(app_configs: Any = None, **kwargs: Any) -> list[chec
             f"django-q2 reads cron schedules in {q_zone}, but the shop is in {shop_zone}: the daily reminder "
             "run would start at the wrong hour.",
             hint='Set TIME_ZONE = SHOP_TIMEZONE (or Q_CLUSTER["time_zone"] = SHOP_TIMEZONE).', id="reminders.E003"))
-    if not getattr(settings, "REMINDER_SAFE_MODE", True) and settings.DEBUG:
+    safe_mode = getattr(settings, "REMINDER_SAFE_MODE", True)
+    given = getattr(settings, "REMINDER_SAFE_MODE_RAW", None)  # the environment's text, None when unset
+    given = safe_mode if isinstance(safe_mode, str) else given
+    if given is not None and not is_explicit_flag(given):
+        found.append(checks.Error(
+            f"REMINDER_SAFE_MODE is {given!r}, which is neither yes nor no; safe mode stays on, so reminder "
+            "calls go only to REMINDER_ALLOWED_NUMBERS.",
+            hint="Set REMINDER_SAFE_MODE=true (dial only the allowlist) or, in production and on purpose, "
+                 "REMINDER_SAFE_MODE=false (dial every customer). Accepted: true/1/yes/on, false/0/no/off.",
+            id="reminders.E004"))
+    if not safe_mode_on() and settings.DEBUG:
         found.append(checks.Warning(
             "REMINDER_SAFE_MODE is off while DEBUG is on: reminder runs from this machine call real customers.",
             hint="Leave REMINDER_SAFE_MODE on outside production; list test phones in REMINDER_ALLOWED_NUMBERS.",

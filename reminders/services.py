@@ -15,6 +15,7 @@ from requests import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.twiml.voice_response import VoiceResponse
 
+from autoshop.env_rules import fail_safe_flag
 from crm.models import Appointment, CallLog, CallOutcome
 from crm.phones import mask_phone, try_normalize_phone
 from reminders.models import ReminderAttempt, ReminderOutcome
@@ -24,7 +25,7 @@ from telephony.rest import twilio_client, update_call
 from telephony.signatures import public_url
 
 __all__ = ["ReminderRun", "number_allowed", "reminder_call_status", "reminder_claim", "reminder_dial",
-           "reminder_follow_call_log", "reminder_machine_detected", "reminders_due", "send_reminders",
+           "reminder_follow_call_log", "reminder_machine_detected", "reminders_due", "safe_mode_on", "send_reminders",
            "voicemail_twiml"]
 
 logger = logging.getLogger(__name__)
@@ -63,9 +64,18 @@ def allowed_numbers() -> set[str]:
     return {phone for item in items if (phone := try_normalize_phone(str(item).strip()))}
 
 
+def safe_mode_on() -> bool:
+    """Safe mode is on unless REMINDER_SAFE_MODE explicitly says no: False, or a text such as "false",
+    "0", "no" or "off". Missing, empty or misspelt keeps it on (it fails closed, never open)."""
+    value = getattr(settings, "REMINDER_SAFE_MODE", True)
+    if isinstance(value, str):
+        return fail_safe_flag(value)
+    return not (value is False or value == 0)
+
+
 def number_allowed(phone: str) -> bool:
-    """Safe mode (on unless REMINDER_SAFE_MODE is false) dials only the allowlist."""
-    if not getattr(settings, "REMINDER_SAFE_MODE", True):
+    """Safe mode dials only the allowlist; with it off, anyone."""
+    if not safe_mode_on():
         return True
     return (try_normalize_phone(phone) or phone) in allowed_numbers()
 

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
@@ -66,3 +66,28 @@ def test_reminder_attempts_are_listed_filtered_and_never_edited(staff) -> None:
     assert change.status_code == 403
     busy.refresh_from_db()
     assert busy.outcome == ReminderOutcome.BUSY
+
+
+def test_reminder_attempts_are_never_deleted_in_admin_not_even_by_a_superuser(staff) -> None:
+    attempt = ReminderAttemptFactory.create(appointment=appointment_at(TUESDAY, 9, phone=ALLOWED))
+    page = staff.get(reverse("admin:reminders_reminderattempt_change", args=[attempt.pk]))
+    assert page.status_code == 200 and page.context["has_delete_permission"] is False
+    delete = reverse("admin:reminders_reminderattempt_delete", args=[attempt.pk])
+    assert staff.get(delete).status_code == 403
+    assert staff.post(delete, {"post": "yes"}).status_code == 403
+    listing = staff.get(reverse("admin:reminders_reminderattempt_changelist")).content.decode()
+    assert "delete_selected" not in listing
+    assert ReminderAttempt.objects.filter(pk=attempt.pk).exists()
+
+
+def test_an_advisor_reads_reminder_attempts_but_cannot_delete_them(twilio) -> None:
+    attempt = ReminderAttemptFactory.create(appointment=appointment_at(TUESDAY, 9, phone=ALLOWED))
+    user = User.objects.create_user("sam", "sam@example.com", "pw-not-secret-123", is_staff=True)
+    user.groups.add(Group.objects.get(name="advisor"))
+    advisor = Client()
+    advisor.force_login(user)
+    assert advisor.get(reverse("admin:reminders_reminderattempt_changelist")).status_code == 200
+    assert advisor.get(reverse("admin:reminders_reminderattempt_change", args=[attempt.pk])).status_code == 200
+    assert advisor.post(reverse("admin:reminders_reminderattempt_delete", args=[attempt.pk]),
+                        {"post": "yes"}).status_code == 403
+    assert ReminderAttempt.objects.filter(pk=attempt.pk).exists()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.db import close_old_connections, connection
 
+from autoshop.env_rules import fail_safe_flag
 from crm.tests.factories import CallLogFactory
 from reminders.models import ReminderAttempt, ReminderOutcome
 from reminders.services import (
@@ -63,6 +64,30 @@ def test_safe_mode_is_on_when_the_setting_is_missing(twilio, settings) -> None:
     settings.REMINDER_ALLOWED_NUMBERS = []
     appointment_at(TUESDAY, 9, phone=ALLOWED)
     assert run().dialled == [] and twilio.created == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["", "enabled", "ture", "  ", "falsch"])
+def test_a_safe_mode_text_that_is_not_an_explicit_no_still_refuses_numbers_outside_the_allowlist(
+        twilio, settings, text: str) -> None:
+    settings.REMINDER_SAFE_MODE = text  # the text as it came from the environment
+    allowed = appointment_at(TUESDAY, 9, phone=ALLOWED)
+    stranger = appointment_at(TUESDAY, 10, phone=STRANGER)
+    result = run()
+    assert result.dialled == [allowed.pk] and result.skipped == [stranger.pk]
+    assert [form["To"] for form in twilio.created] == [[ALLOWED]]
+    assert ReminderAttempt.objects.get(appointment=stranger).outcome == ReminderOutcome.SKIPPED_SAFE_MODE
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["", "enabled", "ture", None])
+def test_the_environment_parsing_keeps_safe_mode_on_and_the_dialler_refuses_a_stranger(
+        twilio, settings, text: str | None) -> None:
+    settings.REMINDER_SAFE_MODE = fail_safe_flag(text)  # what settings.py makes of REMINDER_SAFE_MODE=<text>
+    attempt = reminder_claim(appointment=appointment_at(TUESDAY, 10, phone=STRANGER), day=TUESDAY)
+    assert attempt is not None
+    assert reminder_dial(attempt=attempt, client=twilio_client()).outcome == ReminderOutcome.SKIPPED_SAFE_MODE
+    assert twilio.created == []
 
 
 @pytest.mark.django_db
