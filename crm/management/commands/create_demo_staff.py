@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 DEMO_USERNAME = "advisor"
 DEMO_PASSWORD = "bart-demo-2026"  # noqa: S105 - documented local demo login, refused when DEBUG is off
-ADVISOR_GROUP = "advisor"  # made by crm/migrations/0003_advisor_group.py
+ADVISOR_GROUP = "advisor"  # made by crm/migrations/0004_advisor_group.py
 
 
 class Command(BaseCommand):

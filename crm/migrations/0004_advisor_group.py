@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("crm", "0002_booking_sync_and_idempotency"),
+        ("crm", "0003_appointment_idempotency_scope"),
         ("reminders", "0001_initial"),
     ]
 
