@@ -26,7 +26,8 @@ FIXED_PHRASES = frozenset({APOLOGY, CANT_HEAR, STILL_THERE, GOODBYE_SILENT, RESU
 TALK_TO_A_PERSON = "I'd like to talk to a person."
 REMINDER_KEYS = {"2": "I need to reschedule the appointment.", "3": "I want to cancel the appointment.",
                  "0": TALK_TO_A_PERSON}
-ANY_CALL_KEYS = {"0": TALK_TO_A_PERSON}
+YES_KEY_SAID = "Yes."  # keypad 1 answers the agent's read-back on any call (the booking tools accept it as a yes)
+ANY_CALL_KEYS = {"0": TALK_TO_A_PERSON, "1": YES_KEY_SAID}
 CONFIRM_KEY = "1"  # on a reminder call: confirmed by the script itself, no model round trip
 
 

@@ -168,6 +168,8 @@ def cancel_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     except BookingError as exc:
         raise ToolError(str(exc)) from exc
     arg.changed(scope, appointment)
+    if appointment.pk in scope.facts.booked_ids:  # booked and cancelled on this call: it no longer counts
+        scope.facts.booked_ids.remove(appointment.pk)
     return ToolResult({"cancelled": True, **arg.appointment_summary(appointment, scope)},
                       outcome=CallOutcome.CANCELLED)
 

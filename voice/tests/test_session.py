@@ -272,6 +272,16 @@ async def test_reminder_keypad_2_asks_the_agent_to_reschedule() -> None:
         assert call.chat.contexts[0] is not None and call.chat.contexts[0].reminder == REMINDER
 
 
+async def test_keypad_1_on_an_incoming_call_is_a_yes_to_the_agents_read_back() -> None:
+    """The booking tools take keypad 1 as the caller's yes; on an incoming call it must reach the agent as one."""
+    call = Call(identity=CallIdentity(call_sid="CA-key1", stream_sid="MZ1", caller="+15550102000"))
+    async with call:
+        await call.session.on_dtmf("1")
+        await call.until(lambda: len(call.chat.requests) == 1, what="the agent")
+        assert call.chat.requests[0][-1] == {"role": "user", "content": "Yes."}
+        assert call.session.record.tool_scope().caller_said == "Yes."
+
+
 async def test_every_turn_tells_the_model_the_time_it_is_now() -> None:
     """The system message is rebuilt per turn, so a long call never works from a stale clock."""
     from datetime import UTC, datetime, timedelta

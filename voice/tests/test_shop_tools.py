@@ -205,6 +205,19 @@ async def test_book_cancel_book_in_one_call_gives_a_new_live_booking() -> None:
     assert statuses == [AppointmentStatus.CANCELLED, AppointmentStatus.SCHEDULED]
 
 
+async def test_a_booking_cancelled_on_the_call_does_not_count_against_another() -> None:
+    context = ctx()
+    first = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
+                      caller_confirmed=True)
+    agreed(context, "You have an oil change on Tuesday, November 24 at 10 AM. Shall I cancel it?")
+    await run("cancel_appointment", context, appointment_id=first["appointment_id"], caller_confirmed=True)
+    agreed(context, "A tire rotation on Wednesday, November 25 at 10 AM. Shall I book it?")
+    other = await run("book_appointment", context, service="tire_rotation", start="2026-11-25T10:00",
+                      caller_confirmed=True)
+    assert other.get("booked") is True, other
+    assert await Appointment.objects.filter(status=AppointmentStatus.SCHEDULED).acount() == 1
+
+
 async def test_only_the_tools_that_change_shop_data_are_marked_as_writes() -> None:
     tools = [registry.get(schema["function"]["name"]) for schema in registry.schemas()]
     writes = {tool.name for tool in tools if tool is not None and tool.writes}
