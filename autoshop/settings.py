@@ -271,6 +271,9 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_PHONE_NUMBER = env.str("TWILIO_PHONE_NUMBER", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")  # empty: Twilio's own
 FRONT_DESK_NUMBER = env.str("FRONT_DESK_NUMBER", default="")  # where transfer_to_human dials
+# Before changing anything on record, ask a caller for a detail only the customer knows:
+# "attestation" unless their number is STIR/SHAKEN A-attested, "always", or "off".
+CALLER_VERIFICATION = env.str("CALLER_VERIFICATION", default="attestation").strip().lower()
 if not DEBUG and not TWILIO_AUTH_TOKEN:
     raise ImproperlyConfigured("TWILIO_AUTH_TOKEN must be set when DEBUG is off (it proves calls come from Twilio).")
 if not DEBUG and (problem := public_base_url_problem(PUBLIC_BASE_URL)):

@@ -10,6 +10,7 @@ class VoiceConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from voice.checks import check_providers
+        from voice.checks import check_caller_verification, check_providers
 
         checks.register(check_providers)
+        checks.register(check_caller_verification)

@@ -1,4 +1,5 @@
-"""System checks: a cloud provider chosen without its key is caught by `manage.py check`."""
+"""System checks: a cloud provider chosen without its key, or an unknown caller verification mode, is
+caught by `manage.py check`."""
 
 from typing import Any
 
@@ -22,3 +23,15 @@ def check_providers(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
                 f"{setting} is {name!r} but {key} is not set: calls will fail.",
                 hint=f"Set {key}, or set {setting}=offline to use the offline engine.", id=CHECK_IDS[setting]))
     return found
+
+
+VERIFICATION_MODES = ("attestation", "always", "off")
+
+
+def check_caller_verification(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """An unknown CALLER_VERIFICATION is an error (the agent then verifies as for "attestation")."""
+    mode = getattr(settings, "CALLER_VERIFICATION", "attestation")
+    if mode in VERIFICATION_MODES:
+        return []
+    return [checks.Error(f"CALLER_VERIFICATION is {mode!r}, which is not a mode.",
+                         hint="Set it to attestation (the default), always or off.", id="voice.E001")]

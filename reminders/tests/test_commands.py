@@ -78,3 +78,22 @@ def test_setup_schedules_also_creates_the_daily_run(twilio) -> None:
     Schedule.objects.filter(name=DAILY_SCHEDULE).delete()
     call_command("setup_schedules", stdout=StringIO())
     assert Schedule.objects.filter(name=DAILY_SCHEDULE).count() == 1
+
+
+def test_setup_schedules_makes_the_daily_retention_run_that_purges_old_records(twilio) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from crm.models import CallLog
+
+    call_command("setup_schedules", stdout=StringIO())
+    call_command("setup_schedules", stdout=StringIO())
+    schedule = Schedule.objects.get(name="record-retention")
+    assert schedule.cron == "0 3 * * *" and schedule.repeats == -1
+    old = CallLog.objects.create(call_sid="CA-old", direction="inbound")
+    CallLog.objects.filter(pk=old.pk).update(started_at=timezone.now() - timedelta(days=400))
+    CallLog.objects.create(call_sid="CA-new", direction="inbound")
+    module, _, name = schedule.func.rpartition(".")
+    getattr(__import__(module, fromlist=[name]), name)()  # what the cluster runs
+    assert list(CallLog.objects.values_list("call_sid", flat=True)) == ["CA-new"]

@@ -35,3 +35,21 @@ def test_every_provider_the_factory_builds_with_a_key_is_checked_for_that_key(se
     assert key in warning.msg and setting in warning.msg
     setattr(settings, key, "set")
     assert check_providers() == []
+
+
+def test_an_unknown_caller_verification_mode_fails_manage_py_check() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "CALLER_VERIFICATION": "sometimes"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    bad = subprocess.run([sys.executable, "manage.py", "check"], cwd=root, env=env,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode != 0 and "voice.E001" in bad.stderr and "attestation" in bad.stderr
+    env["CALLER_VERIFICATION"] = "Always"
+    good = subprocess.run([sys.executable, "manage.py", "check"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert good.returncode == 0, good.stderr
