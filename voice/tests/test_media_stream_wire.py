@@ -132,3 +132,11 @@ async def test_a_flood_of_junk_frames_ends_the_stream_with_4408_and_the_call_log
     lines = [line for line in daphne_server.log_text().splitlines() if call_sid in line and "dropped" in line]
     assert 1 <= len(lines) <= 3, lines  # the first error, then summaries: not one line per frame
 
+
+async def test_a_signed_status_callback_with_a_30_digit_duration_is_no_server_error(daphne_server) -> None:
+    call_sid, _ = daphne_server.answer()
+    status, body = daphne_server.post("/twilio/status", {"CallSid": call_sid, "CallStatus": "completed",
+                                                          "CallDuration": "9" * 30})
+    assert status == 204, body
+    assert daphne_server.query("SELECT outcome, duration FROM crm_calllog WHERE call_sid = ?", call_sid) == [
+        ("abandoned", None)]
