@@ -101,14 +101,14 @@ async def test_the_signed_attestation_reaches_the_call_identity(application, pee
 
 
 async def test_a_start_naming_another_customer_or_reusing_a_token_is_refused(application, peers) -> None:
-    dg, ai = peers
+    dg, _ = peers
     parameters = {"caller": "+15550102000", "direction": "inbound"}
     token = stream_token(CALL_SID, parameters)
     forged = make_call(application, parameters={**parameters, "caller": "+15550102001", "token": token})
     assert await forged.connect()
     await forged.start()
     await forged.wait_for(lambda: forged.closed_code is not None, what="the stream to close")
-    assert forged.closed_code == CLOSE_TOKEN_REFUSED
+    assert forged.closed_code == CLOSE_TOKEN_REFUSED and dg.speak_requests == []
     first = make_call(application, parameters={**parameters, "token": token})
     assert await first.connect()
     await first.start()
