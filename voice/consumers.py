@@ -55,6 +55,13 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.errors = ProtocolErrors()
         await self.accept()
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Frames still arriving after we closed the stream (a flood cut off at its limit: thousands) are
+        dropped here, before Channels' per-message hop to the process's one database thread."""
+        if self.closing and message.get("type") == "websocket.receive":
+            return
+        await super().dispatch(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:
             return
