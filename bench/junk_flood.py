@@ -7,14 +7,16 @@ call floods the same server with junk frames (10,000 by default, as fast as the 
 starting the moment the measured caller stops speaking). Prints both medians and their ratio (target ≤ 1.2x),
 and what the server did with the flood (close code, frames it took, log lines it wrote).
 
-    .venv/bin/python bench/junk_flood.py [--calls 5] [--frames 10000]
+    .venv/bin/python bench/junk_flood.py [--calls 5] [--frames 10000] [--frame-bytes 60000]
 """
 
 import argparse
 import asyncio
 import contextlib
 import io
+import multiprocessing
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -22,6 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -80,32 +83,66 @@ async def measured_call(server: LiveServer, speech: bytes, speaking: asyncio.Eve
     return call.first_audio_after[0]
 
 
-async def flood(server: LiveServer, frames: int, go: asyncio.Event) -> dict[str, object]:
-    """Another live call that, once `go` is set, sends `frames` junk frames as fast as it can."""
+def junk(index: int, size: int) -> str:
+    """A junk frame: short invalid JSON, or (size > 0) a JSON object of about `size` bytes that is no message."""
+    return f'{{"event": "media", "junk": "{index} {"x" * size}"}}' if size else f"junk {index} {'x' * 40}"
+
+
+def flood_process(port: int, call_sid: str, parameters: dict[str, str], frames: int, size: int,
+                  ready: Any, go: Any, results: Any) -> None:
+    """Another live call, in its own process (its sending must not slow the measured caller): once `go`
+    is set, it sends `frames` junk frames as fast as the socket takes them."""
+
+    async def flood() -> None:
+        sent, took, code = 0, 0.0, None
+        async with media_stream(port) as socket:
+            call = WireCall(socket, call_sid=call_sid)
+            await call.start(parameters)
+            await call.agent_audio()  # a live call, greeting under way
+            ready.set()
+            while not go.is_set():
+                await call.media()  # Twilio's 50 frames a second until the flood
+                await asyncio.sleep(0.02)
+            started = time.monotonic()
+            with contextlib.suppress(Exception):
+                for index in range(frames):
+                    await socket.send(junk(index, size))
+                    sent += 1
+            took = time.monotonic() - started
+            code = await call.closed_code(timeout=15)
+        results.put({"sent": sent, "seconds": took, "close": code})
+
+    asyncio.run(flood())
+
+
+async def flooded_call(server: LiveServer, speech: bytes, frames: int, size: int) -> tuple[float, dict[str, Any]]:
+    """A measured call while another call floods the server from the measured caller's speech end."""
+    context = multiprocessing.get_context("spawn")
+    ready, go, results = context.Event(), context.Event(), context.Queue()
     call_sid, parameters = server.answer(caller="+15550102001")
-    sent, code = 0, None
-    async with media_stream(server) as socket:
-        call = WireCall(socket, call_sid=call_sid)
-        await call.start(parameters)
-        await call.agent_audio()  # a live call, greeting under way
-        await go.wait()
-        started = time.monotonic()
-        with contextlib.suppress(Exception):
-            for index in range(frames):
-                await socket.send(f"junk {index} " + "x" * 40)
-                sent += 1
-        took = time.monotonic() - started
-        code = await call.closed_code(timeout=10)
-    for _ in range(100):  # the server writes the call log as it closes the stream
-        rows = server.query("SELECT protocol_errors FROM crm_calllog WHERE call_sid = ?", call_sid)
-        if rows and rows[0][0]:
-            break
-        await asyncio.sleep(0.05)
-    lines = sum(1 for line in server.log_text().splitlines() if call_sid in line)
-    return {"sent": sent, "seconds": took, "close": code, "counted": rows[0][0] if rows else None, "lines": lines}
+    child = context.Process(target=flood_process, args=(server.port, call_sid, parameters, frames, size, ready,
+                                                        go, results))
+    child.start()
+    await asyncio.to_thread(ready.wait, 60)
+    speaking = asyncio.Event()
+    speaking_done = asyncio.create_task(speaking.wait())
+    speaking_done.add_done_callback(lambda _: go.set())
+    latency = await measured_call(server, speech, speaking)
+    result = await asyncio.to_thread(results.get, True, 60)
+    child.join(timeout=10)
+    rows: list[tuple[Any, ...]] = [("no such column (an older schema)",)]
+    with contextlib.suppress(sqlite3.OperationalError):
+        for _ in range(100):  # the server writes the call log as it closes the stream
+            rows = server.query("SELECT protocol_errors FROM crm_calllog WHERE call_sid = ?", call_sid)
+            if rows and rows[0][0]:
+                break
+            await asyncio.sleep(0.05)
+    result["counted"] = rows[0][0] if rows else None
+    result["lines"] = sum(1 for line in server.log_text().splitlines() if "dropped" in line and "frame" in line)
+    return latency, result
 
 
-async def run(server: LiveServer, calls: int, frames: int) -> None:
+async def run(server: LiveServer, calls: int, frames: int, size: int) -> None:
     from voice.providers.offline_speech import OfflineTTS
 
     speech = b"".join([chunk async for chunk in OfflineTTS().synthesize(LINE)])
@@ -113,28 +150,28 @@ async def run(server: LiveServer, calls: int, frames: int) -> None:
     quiet = [await measured_call(server, speech, None) for _ in range(calls)]
     flooded, floods = [], []
     for _ in range(calls):
-        go = asyncio.Event()
-        flooding = asyncio.create_task(flood(server, frames, go))
-        await asyncio.sleep(1.0)  # the flood's call is up before the measured call starts
-        flooded.append(await measured_call(server, speech, go))
-        floods.append(await flooding)
+        latency, result = await flooded_call(server, speech, frames, size)
+        flooded.append(latency)
+        floods.append(result)
     q, f = statistics.median(quiet), statistics.median(flooded)
+    kind = f"{size}-byte JSON" if size else "short invalid-JSON"
     print(f"reply latency, caller's speech end → first agent audio, {calls} calls each, one Daphne process:")
-    print(f"  quiet:                        median {q:6.0f} ms   ({', '.join(f'{v:.0f}' for v in quiet)})")
-    print(f"  during a {frames}-frame flood: median {f:6.0f} ms   ({', '.join(f'{v:.0f}' for v in flooded)})")
+    print(f"  quiet:                      median {q:6.0f} ms   ({', '.join(f'{v:.0f}' for v in quiet)})")
+    print(f"  during {frames} {kind} junk frames on another call:")
+    print(f"                              median {f:6.0f} ms   ({', '.join(f'{v:.0f}' for v in flooded)})")
     print(f"  ratio flooded / quiet: {f / q:.2f}x (target ≤ 1.2x)")
     for index, result in enumerate(floods, 1):
-        print(f"  flood {index}: {result['sent']} frames sent in {result['seconds']:.2f} s before the server closed "
-              f"with {result['close']}; call log protocol_errors={result['counted']}; "
-              f"{result['lines']} log line(s) for that call")
+        print(f"  flood {index}: {result['sent']} frames sent in {result['seconds']:.2f} s; the server closed with "
+              f"{result['close']}; call log protocol_errors={result['counted']}; "
+              f"'dropped ... frame' log lines so far: {result['lines']}")
 
 
-def main(calls: int, frames: int) -> None:
+def main(calls: int, frames: int, size: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="junkflood_"))
     server = start_server(folder)
     try:
         setup_django(server.env)
-        asyncio.run(run(server, calls, frames))
+        asyncio.run(run(server, calls, frames, size))
     finally:
         server.process.terminate()
         server.process.wait(timeout=10)
@@ -144,5 +181,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--frames", type=int, default=10_000)
+    parser.add_argument("--frame-bytes", type=int, default=0,
+                        help="0: short invalid JSON; N: valid JSON of about N bytes that is no Twilio message")
     options = parser.parse_args()
-    main(options.calls, options.frames)
+    main(options.calls, options.frames, options.frame_bytes)

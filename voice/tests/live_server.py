@@ -215,8 +215,9 @@ class WireCall:
         return None
 
 
-def media_stream(server: LiveServer, *, signed: bool = True) -> Any:
-    """Open the media-stream WebSocket as Twilio does: `X-Twilio-Signature` over the ws:// URL, no params."""
-    url = f"ws://127.0.0.1:{server.port}/twilio/media"
+def media_stream(server: LiveServer | int, *, signed: bool = True) -> Any:
+    """Open the media-stream WebSocket of a server (or port) as Twilio does: `X-Twilio-Signature` over the
+    ws:// URL, no params."""
+    url = f"ws://127.0.0.1:{server if isinstance(server, int) else server.port}/twilio/media"
     headers = {"X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(url, {})} if signed else {}
     return websockets.connect(url, additional_headers=headers, max_size=2**20, open_timeout=10)
