@@ -32,6 +32,13 @@ def _altered(token: str) -> str:
     return token[:-1] + ("0" if token[-1] != "0" else "1")
 
 
+async def test_an_unsigned_upgrade_is_refused_with_403_before_any_websocket(daphne_server) -> None:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with media_stream(daphne_server, signed=False):
+            pass
+    assert refused.value.response.status_code == 403
+
+
 async def test_a_start_without_a_token_is_closed_with_4401_within_a_second(daphne_server) -> None:
     call_sid, parameters = daphne_server.answer()
     code, took = await _refused_start_code(daphne_server, call_sid, _without_token(parameters))
