@@ -227,6 +227,8 @@ class CallLog(models.Model):
     )
     outcome = models.CharField(max_length=16, choices=CallOutcome.choices, default=CallOutcome.IN_PROGRESS)
     latency = models.JSONField(default=list, blank=True, help_text="Per-turn latency figures in milliseconds.")
+    protocol_errors = models.PositiveIntegerField(
+        default=0, help_text="Media-stream frames dropped as malformed or out of order (Twilio itself sends none).")
 
     class Meta:
         ordering = ["-started_at", "-id"]

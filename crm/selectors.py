@@ -126,6 +126,15 @@ def appointment_for_reminder(appointment_id: int, phone: str | None) -> dict[str
     }
 
 
+def appointment_id_for_outbound_call(call_sid: str) -> int | None:
+    """The appointment an outbound (reminder) call was placed for, from the row the dialler wrote with
+    Twilio's call sid: trusted, unlike anything a webhook form says. Queried through the relation's
+    name only, so crm imports nothing of the reminders app."""
+    if not call_sid:
+        return None
+    return Appointment.objects.filter(reminder_attempts__call_sid=call_sid).values_list("pk", flat=True).first()
+
+
 # How far back an appointment can start and still reach into a window (the longest service, with slack
 # for a duration an advisor lengthened by hand).
 LONGEST_APPOINTMENT = max(info.duration for info in SERVICE_MENU.values()) + timedelta(hours=4)

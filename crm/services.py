@@ -45,14 +45,17 @@ def call_log_start(*, call_sid: str, direction: str = CallDirection.INBOUND, fro
 
 
 def call_log_finish(*, call_sid: str, transcript: list[dict[str, Any]], latency: list[dict[str, Any]],
-                    outcome: str, ended_at: datetime | None = None, customer_id: int | None = None) -> CallLog:
+                    outcome: str, ended_at: datetime | None = None, customer_id: int | None = None,
+                    protocol_errors: int = 0) -> CallLog:
     """Store what was said, how fast the agent was and how the call ended. `outcome` is the call record's
     own verdict; it replaces what Twilio's status callback wrote, except that "abandoned" (the caller said
-    nothing) never hides a more telling outcome already stored."""
+    nothing) never hides a more telling outcome already stored. `protocol_errors` (frames a media stream
+    dropped) add up over the call's streams."""
     with transaction.atomic():
         call = CallLog.objects.select_for_update().get(call_sid=call_sid)
         call.transcript = transcript
         call.latency = latency
+        call.protocol_errors += max(protocol_errors, 0)
         if outcome and (call.outcome == CallOutcome.IN_PROGRESS or outcome != CallOutcome.ABANDONED):
             call.outcome = outcome
         if customer_id and not call.customer_id:

@@ -5,7 +5,7 @@ from django.http import HttpResponse
 from twilio.twiml.voice_response import Connect, Dial, Parameter, Stream, VoiceResponse
 
 from telephony.signatures import public_url
-from telephony.tokens import stream_token
+from telephony.tokens import TOKEN_PARAMETER, stream_token
 
 TRANSFER_SAY = "Connecting you to the front desk now."
 NOBODY_THERE = "Sorry, nobody can take your call right now. Please call us back later. Goodbye."
@@ -17,14 +17,14 @@ def twiml_response(response: VoiceResponse) -> HttpResponse:
 
 
 def stream_twiml(call_sid: str, caller: str, direction: str, extra: dict[str, str] | None = None) -> VoiceResponse:
-    """`<Connect><Stream>` to the agent, with the caller, direction and a per-call token as parameters."""
+    """`<Connect><Stream>` to the agent, with the caller, direction, `extra` (appointment, attestation)
+    and a single-use token over all of them as parameters."""
     response = VoiceResponse()
     connect = Connect(action=public_url("/twilio/stream-ended"))
     stream = Stream(url=public_url("/twilio/media", websocket=True))
-    stream.append(Parameter(name="caller", value=caller))
-    stream.append(Parameter(name="direction", value=direction))
-    stream.append(Parameter(name="token", value=stream_token(call_sid)))
-    for name, value in (extra or {}).items():
+    parameters = {"caller": caller, "direction": direction, **(extra or {})}
+    parameters[TOKEN_PARAMETER] = stream_token(call_sid, parameters)
+    for name, value in parameters.items():
         stream.append(Parameter(name=name, value=value))
     connect.append(stream)
     response.append(connect)

@@ -14,7 +14,8 @@ from crm.services import call_log_finish, call_log_start
 from scheduling.spoken import spoken_time
 from telephony.rest import transfer_call
 from telephony.signatures import public_url, signature_valid
-from telephony.tokens import stream_token_valid
+from telephony.tokens import stream_token_use
+from telephony.webhook_fields import attestation
 from voice import twilio_protocol as twilio
 from voice.agent.shop_tools import registry
 from voice.call_record import CallIdentity, SessionStore
@@ -22,6 +23,7 @@ from voice.call_script import FIXED_PHRASES
 from voice.phrases import PhraseCache
 from voice.providers.factory import make_chat, make_stt, make_tts
 from voice.session import CallSession
+from voice.stream_limits import CLOSE_PROTOCOL_ERRORS, CLOSE_TOKEN_REFUSED, ProtocolErrors
 from voice.twilio_order import StreamOrder
 
 logger = logging.getLogger(__name__)
@@ -29,13 +31,13 @@ logger = logging.getLogger(__name__)
 # Audio of the fixed phrases, shared by every call this process handles (not per-call state).
 PHRASES = PhraseCache(set(FIXED_PHRASES))
 
-POLICY_VIOLATION = 1008
-
 
 class MediaStreamConsumer(AsyncWebsocketConsumer):
-    """One Twilio media stream. Malformed or out-of-order frames are logged and dropped."""
+    """One Twilio media stream. Malformed or out-of-order frames are dropped and counted (logged
+    rate-limited); too many of them end the stream, as does a `start` without its valid token."""
 
     session: CallSession | None = None
+    closing = False  # we closed the stream: what is still in flight is dropped unread
     # A call's stream talks only to Twilio and its providers: it needs no channel-layer inbox, and
     # a Redis read timeout in one (e.g. while the offline engines keep the CPU busy) must not end it.
     channel_layer_alias = None
@@ -47,20 +49,30 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         url = public_url(self.scope["path"] + (f"?{query}" if query else ""), websocket=True)
         if not signature_valid(url, {}, signature):
             logger.warning("rejected a media-stream upgrade with a missing or forged Twilio signature")
-            await self.close(code=POLICY_VIOLATION)  # before accept: the handshake gets 403
+            await self.close()  # before accept: the handshake gets 403
             return
         self.order = StreamOrder()
+        self.errors = ProtocolErrors()
         await self.accept()
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Frames still arriving after we closed the stream (a flood cut off at its limit: thousands) are
+        dropped here, before Channels' per-message hop to the process's one database thread."""
+        if self.closing and message.get("type") == "websocket.receive":
+            return
+        await super().dispatch(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
         try:
             event = twilio.parse_message(text_data if text_data is not None else (bytes_data or b""))
         except twilio.ProtocolError as exc:
-            logger.warning("dropped a malformed media-stream frame: %s", exc)
+            await self._protocol_error(f"malformed: {exc}")
             return
         reason = self.order.accept(event)
         if reason is not None:
-            logger.warning("dropped an out-of-order media-stream frame: %s", reason)
+            await self._protocol_error(f"out of order: {reason}")
             return
         try:
             await self._dispatch(event)
@@ -82,13 +94,26 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             await self._finish()
             await self.close()
 
+    async def _protocol_error(self, reason: str) -> None:
+        if self.errors.note(reason):
+            self.errors.flush(f"limit of {self.errors.limit} reached, closing the stream")
+            await self._end(CLOSE_PROTOCOL_ERRORS)
+
+    async def _end(self, code: int) -> None:
+        """Close the stream with `code` now; the call (if it started) is logged as it stands."""
+        self.closing = True
+        await self.close(code=code)
+        await self._finish()
+
     async def _start(self, event: twilio.StreamStarted) -> None:
         params = event.custom_parameters
-        if not stream_token_valid(params.get("token"), event.call_sid):
-            logger.warning("call %s: media stream with a bad or expired token, closing", event.call_sid)
-            await self.close(code=POLICY_VIOLATION)
+        if not await sync_to_async(stream_token_use, thread_sensitive=False)(params.get("token"), event.call_sid,
+                                                                             params):
+            logger.warning("call %s: media stream without its valid, unused token, closing", event.call_sid)
+            await self._end(CLOSE_TOKEN_REFUSED)
             return
         caller = params.get("caller") or None
+        self.errors.call_sid, self.errors.caller = event.call_sid, caller
         direction = params.get("direction", "inbound")
         customer = await acustomer_get_by_phone(caller) if caller else None
         shop, other = settings.TWILIO_PHONE_NUMBER, caller or ""
@@ -103,14 +128,16 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             if reminder is not None:
                 reminder["when"] = spoken_time(reminder.pop("scheduled_at"))
         identity = CallIdentity(call_sid=event.call_sid, stream_sid=event.stream_sid, caller=caller,
-                                direction=direction, customer=customer, reminder=reminder)
+                                direction=direction, customer=customer, reminder=reminder,
+                                attestation=attestation(params.get("attestation")))
         self.session = CallSession(identity=identity, send=self._send_text, stt=make_stt(), chat=make_chat(),
                                    tts=make_tts(), tools=registry, store=SessionStore(), phrases=PHRASES,
                                    on_hangup=self._hang_up)
         await self.session.start()
 
     async def _send_text(self, text: str) -> None:
-        await self.send(text_data=text)
+        if not self.closing:  # a session winding down after the close has nobody to talk to
+            await self.send(text_data=text)
 
     async def _hang_up(self) -> None:
         """The agent is done (goodbye, transfer): close the stream; Twilio runs `<Connect action>`,
@@ -130,7 +157,11 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         record = session.record
         await database_sync_to_async(call_log_finish)(
             call_sid=record.call_sid, transcript=record.transcript, latency=record.latency,
-            outcome=record.final_outcome(), customer_id=record.facts.customer_id)
+            outcome=record.final_outcome(), customer_id=record.facts.customer_id,
+            protocol_errors=self.errors.take_unrecorded())
 
     async def disconnect(self, code: int) -> None:
+        self.closing = True
+        if hasattr(self, "errors"):
+            self.errors.flush()
         await self._finish()

@@ -11,11 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-MAX_MESSAGE_BYTES = 65536
-"""Largest text frame we parse; a media frame of 20 ms is about 300 bytes."""
+MAX_MESSAGE_BYTES = 8192
+"""Largest text frame we parse, checked before parsing. Twilio's largest frame is `start`: well under 2 KB
+with our five parameters; a 20 ms media frame is 300-400 bytes. 8 KB is 4x the first and far below the
+size at which parsing one frame costs the worker anything."""
 
-MAX_MEDIA_PAYLOAD_BYTES = 16000
-"""Largest decoded media payload we accept: 2 s of mu-law 8 kHz (Twilio sends 160 bytes every 20 ms)."""
+MAX_MEDIA_PAYLOAD_BYTES = 1600
+"""Largest decoded media payload we accept: 200 ms of mu-law 8 kHz, 10x what Twilio sends (160 bytes
+every 20 ms). A 16 KB payload is no phone audio."""
 
 _MAX_PAYLOAD_BASE64_CHARS = 4 * ((MAX_MEDIA_PAYLOAD_BYTES + 2) // 3)
 _DTMF_DIGITS = frozenset("0123456789*#ABCD")
@@ -113,6 +116,8 @@ def parse_message(text: str | bytes) -> TwilioEvent:
         data = json.loads(text)
     except ValueError as exc:
         raise ProtocolError(f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:  # "[[[[..." nested deeper than the interpreter's stack allows
+        raise ProtocolError("JSON nested too deeply") from exc
     if not isinstance(data, dict):
         raise ProtocolError(f"JSON {type(data).__name__} where an object was expected")
     event = _str(data, "event")

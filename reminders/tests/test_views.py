@@ -36,11 +36,11 @@ def test_an_answered_call_streams_to_the_agent_as_outbound_with_the_appointment(
     assert connect is not None and connect.get("action") == f"{BASE}/twilio/stream-ended"
     stream = connect.find("Stream")
     assert stream is not None and stream.get("url") == "wss://shop.example.com/twilio/media"
-    params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+    params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
     assert params["direction"] == "outbound" and params["appointment"] == str(dialled.appointment_id)
     assert params["caller"] == ALLOWED
-    assert stream_token_valid(params["token"], dialled.call_sid)
-    assert not stream_token_valid(params["token"], "CA" + "0" * 32)
+    assert stream_token_valid(params["token"], dialled.call_sid, params)
+    assert not stream_token_valid(params["token"], "CA" + "0" * 32, params)
 
 
 def test_every_webhook_refuses_a_forged_signature(dialled) -> None:

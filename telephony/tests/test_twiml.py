@@ -21,9 +21,9 @@ def test_the_stream_carries_caller_direction_token_and_extras() -> None:
     assert connect is not None and connect.get("action") == "https://shop.example.com/twilio/stream-ended"
     stream = connect.find("Stream")
     assert stream is not None and stream.get("url") == "wss://shop.example.com/twilio/media"
-    params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+    params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
     assert params["caller"] == "+15550102000" and params["direction"] == "outbound" and params["appointment"] == "7"
-    assert stream_token_valid(params["token"], "CA111")
+    assert stream_token_valid(params["token"], "CA111", params)
 
 
 def test_twiml_is_answered_as_xml() -> None:

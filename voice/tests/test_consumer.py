@@ -14,7 +14,9 @@ from crm.models import CallLog
 from crm.tests.factories import CustomerFactory
 from scheduling.shop import shop_timezone
 from telephony.tokens import stream_token
+from voice.call_record import SessionStore
 from voice.consumers import PHRASES
+from voice.stream_limits import CLOSE_TOKEN_REFUSED
 from voice.tests.peers.deepgram_server import FakeDeepgram, results, speech_started, utterance_end
 from voice.tests.peers.openai_server import ErrorReply, FakeOpenAI, TextReply, ToolCall, ToolCallsReply
 from voice.tests.peers.twilio_client import FakeTwilioCall
@@ -52,8 +54,9 @@ async def peers(settings) -> AsyncIterator[tuple[FakeDeepgram, FakeOpenAI]]:
 
 
 def make_call(application: Any, *, caller: str = "+15550102000", call_sid: str = CALL_SID, **kw: Any) -> FakeTwilioCall:
-    params = {"caller": caller, "direction": "inbound", "token": stream_token(call_sid)}
+    params = {"caller": caller, "direction": "inbound"}
     params.update(kw.pop("parameters", {}))
+    params.setdefault("token", stream_token(call_sid, params))
     return FakeTwilioCall(application, call_sid=call_sid, auth_token=TOKEN, parameters=params, speed=4.0, **kw)
 
 
@@ -76,13 +79,46 @@ async def test_unsigned_upgrade_is_refused_before_any_provider_is_contacted(appl
 
 async def test_start_with_a_token_for_another_call_is_refused(application, peers) -> None:
     dg, ai = peers
-    call = make_call(application, parameters={"token": stream_token("CAsomeoneelse")})
+    call = make_call(application, parameters={"token": stream_token("CAsomeoneelse", {"caller": "+15550102000",
+                                                                                      "direction": "inbound"})})
     assert await call.connect()
     await call.start()
     await call.wait_for(lambda: call.closed_code is not None, what="the stream to close")
-    assert call.closed_code == 1008
+    assert call.closed_code == CLOSE_TOKEN_REFUSED
     assert dg.sessions == [] and dg.speak_requests == [] and ai.requests == []
     assert not await CallLog.objects.filter(call_sid=CALL_SID).aexists()
+
+
+async def test_the_signed_attestation_reaches_the_call_identity(application, peers) -> None:
+    call = make_call(application, parameters={"attestation": "TN-Validation-Passed-A"})
+    assert await call.connect()
+    await call.start()
+    await call.wait_for(lambda: call.received.media_messages > 0, what="the greeting")
+    record = await SessionStore().load(CALL_SID)
+    assert record is not None and record.identity.attestation == "TN-Validation-Passed-A"
+    assert record.tool_scope().attestation == "TN-Validation-Passed-A"
+    await call.hang_up()
+
+
+async def test_a_start_naming_another_customer_or_reusing_a_token_is_refused(application, peers) -> None:
+    dg, _ = peers
+    parameters = {"caller": "+15550102000", "direction": "inbound"}
+    token = stream_token(CALL_SID, parameters)
+    forged = make_call(application, parameters={**parameters, "caller": "+15550102001", "token": token})
+    assert await forged.connect()
+    await forged.start()
+    await forged.wait_for(lambda: forged.closed_code is not None, what="the stream to close")
+    assert forged.closed_code == CLOSE_TOKEN_REFUSED and dg.speak_requests == []
+    first = make_call(application, parameters={**parameters, "token": token})
+    assert await first.connect()
+    await first.start()
+    await first.wait_for(lambda: first.received.media_messages > 0, what="the greeting")
+    again = make_call(application, parameters={**parameters, "token": token})
+    assert await again.connect()
+    await again.start()
+    await again.wait_for(lambda: again.closed_code is not None, what="the second stream to close")
+    assert again.closed_code == CLOSE_TOKEN_REFUSED and first.closed_code is None
+    await first.hang_up()
 
 
 async def test_a_full_turn_greets_by_name_answers_and_logs_the_call(application, peers) -> None:

@@ -51,8 +51,9 @@ async def test_an_offline_caller_books_an_oil_change_by_voice(settings) -> None:
     weekday = day.strftime("%A")
     request, yes = await speech(f"oil change on {weekday} at ten please"), await speech("yes")
     await sync_to_async(VehicleFactory.create)(customer__phone="+15550102000", customer__name="Homer Simpson")
-    call = FakeTwilioCall(application, call_sid="CA" + "7" * 32, auth_token=TOKEN, speed=4.0, parameters={
-        "caller": "+15550102000", "direction": "inbound", "token": stream_token("CA" + "7" * 32)})
+    parameters = {"caller": "+15550102000", "direction": "inbound"}
+    parameters["token"] = stream_token("CA" + "7" * 32, parameters)
+    call = FakeTwilioCall(application, call_sid="CA" + "7" * 32, auth_token=TOKEN, speed=4.0, parameters=parameters)
     assert await call.connect()
     await call.start()
     await call.wait_for(lambda: call.received.media_messages > 0, timeout=10, what="the greeting")

@@ -108,7 +108,7 @@ def test_binary_frame_is_rejected() -> None:
 def test_oversized_message_is_rejected() -> None:
     padded = frame("connected").rstrip()[:-1] + ', "padding": "' + "x" * MAX_MESSAGE_BYTES + '"}'
 
-    with pytest.raises(ProtocolError, match="larger than 65536 bytes"):
+    with pytest.raises(ProtocolError, match="larger than 8192 bytes"):
         parse_message(padded)
 
 
@@ -207,6 +207,27 @@ def test_media_with_invalid_base64_is_rejected(payload: str) -> None:
 
     with pytest.raises(ProtocolError, match="not valid base64"):
         parse_message(json.dumps(data))
+
+
+def test_deeply_nested_json_is_a_protocol_error_not_a_crash() -> None:
+    for depth in (3000, 30000):  # under the size limit, and far over it
+        with pytest.raises(ProtocolError):
+            parse_message("[" * depth + "]" * depth)
+    with pytest.raises(ProtocolError, match="nested too deeply"):
+        parse_message('{"a":' * 1300 + "1" + "}" * 1300)
+
+
+def test_limits_fit_what_twilio_really_sends() -> None:
+    start = fixture("start")
+    start["start"]["customParameters"] = {name: "x" * 100 for name in
+                                          ("caller", "direction", "appointment", "attestation", "token")}
+    assert len(json.dumps(start)) * 4 <= MAX_MESSAGE_BYTES  # a start frame with every parameter, 4x over
+    assert isinstance(parse_message(json.dumps(start)), StreamStarted)
+    data = fixture("media")
+    data["media"]["payload"] = base64.b64encode(b"\xff" * 16000).decode()
+    with pytest.raises(ProtocolError):
+        parse_message(json.dumps(data))
+    assert MAX_MEDIA_PAYLOAD_BYTES >= 160 * 5  # Twilio's 20 ms frame fits many times over
 
 
 def test_media_payload_over_the_limit_is_rejected() -> None:

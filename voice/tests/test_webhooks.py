@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from crm.models import CallLog
-from crm.tests.factories import CallLogFactory, CustomerFactory
+from crm.tests.factories import AppointmentFactory, CallLogFactory, CustomerFactory
 from telephony.tokens import stream_token_valid
 from voice.call_record import CallIdentity, CallIntent, CallRecord, SessionStore
 
@@ -52,9 +53,9 @@ def test_signed_call_gets_a_media_stream_with_caller_and_token() -> None:
     stream = connect.find("Stream")
     assert stream is not None and stream.get("url") == "wss://shop.example.com/twilio/media"
     assert "?" not in (stream.get("url") or "")
-    params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+    params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
     assert params["caller"] == "+15550102000"
-    assert stream_token_valid(params["token"], CALL["CallSid"])
+    assert stream_token_valid(params["token"], CALL["CallSid"], params)
     call = CallLog.objects.get(call_sid=CALL["CallSid"])
     assert call.customer == customer and call.outcome == "in_progress"
 
@@ -127,7 +128,7 @@ def test_an_outbound_reminder_call_reconnects_as_the_customer_about_the_same_app
     SessionStore().save_sync(record)
     outbound = {**CALL, "From": "+15550100100", "To": "+15550102000", "Direction": "outbound-api"}
     root = ET.fromstring(_post("/twilio/stream-ended", outbound).content)
-    params = {p.get("name"): p.get("value") for p in root.iter("Parameter")}
+    params = {p.get("name", ""): p.get("value", "") for p in root.iter("Parameter")}
     assert params["caller"] == "+15550102000" and params["direction"] == "outbound"
     assert params["appointment"] == "12"
 
@@ -144,3 +145,129 @@ def test_a_session_save_after_the_drop_does_not_undo_the_reconnect_count() -> No
 
 def test_stream_end_is_refused_without_signature() -> None:
     assert _post("/twilio/stream-ended", CALL, signature=None).status_code == 403
+
+
+# --- who an outbound call is, across reconnects -------------------------------------------------------
+
+OUTBOUND = {**CALL, "From": "+15550100100", "To": "+15550102000", "Direction": "outbound-api"}
+
+
+def _stream_params(response: "TestResponse") -> dict[str, str]:
+    assert response.status_code == 200, response.content
+    return {p.get("name", ""): p.get("value", "") for p in ET.fromstring(response.content).iter("Parameter")}
+
+
+def _dialled_reminder(call_sid: str, phone: str = "+15550102000") -> Any:
+    """The row the reminder dialler writes when Twilio accepts the call (reminders' model, not imported:
+    voice and reminders never import each other)."""
+    from django.apps import apps
+
+    appointment = AppointmentFactory.create(customer__phone=phone, scheduled_at=timezone.now() + timedelta(days=2))
+    attempt_model = apps.get_model("reminders", "ReminderAttempt")
+    return attempt_model.objects.create(appointment=appointment, reminder_date=timezone.localdate(),
+                                        to_number=phone, call_sid=call_sid, outcome="dialling")
+
+
+def test_an_outbound_stream_dropped_before_start_reconnects_as_the_callee_about_the_dialled_appointment() -> None:
+    attempt = _dialled_reminder(CALL["CallSid"])
+    params = _stream_params(_post("/twilio/stream-ended", OUTBOUND))
+    assert params["caller"] == "+15550102000" and params["direction"] == "outbound"
+    assert params["appointment"] == str(attempt.appointment_id)
+    assert stream_token_valid(params["token"], CALL["CallSid"], params)
+    record = SessionStore().load_sync(CALL["CallSid"])
+    assert record is not None and record.identity.reminder is not None
+    assert record.identity.reminder["appointment_id"] == attempt.appointment_id and record.identity.reminder["when"]
+
+
+def test_an_outbound_stream_with_no_dialled_reminder_reconnects_without_an_appointment() -> None:
+    params = _stream_params(_post("/twilio/stream-ended", OUTBOUND))
+    assert params["caller"] == "+15550102000" and params["direction"] == "outbound" and "appointment" not in params
+
+
+def test_a_reminder_row_for_another_number_gives_no_appointment() -> None:
+    _dialled_reminder(CALL["CallSid"], phone="+15550102999")
+    params = _stream_params(_post("/twilio/stream-ended", OUTBOUND))
+    assert "appointment" not in params
+
+
+def test_the_record_path_carries_caller_appointment_and_attestation_whatever_the_form_says() -> None:
+    record = _record(direction="outbound", reminder={"appointment_id": 12, "service": "Oil change"},
+                     attestation="TN-Validation-Passed-B")
+    SessionStore().save_sync(record)
+    params = _stream_params(_post("/twilio/stream-ended", {**OUTBOUND, "To": "+15550109999",
+                                                           "StirVerstat": "TN-Validation-Passed-A"}))
+    assert params["caller"] == "+15550102000" and params["direction"] == "outbound"
+    assert params["appointment"] == "12" and params["attestation"] == "TN-Validation-Passed-B"
+    assert stream_token_valid(params["token"], CALL["CallSid"], params)
+
+
+# --- STIR/SHAKEN attestation ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("verstat", ["TN-Validation-Passed-A", "TN-Validation-Passed-C", "TN-Validation-Failed-B",
+                                     "No-TN-Validation"])
+def test_the_carriers_attestation_rides_in_the_signed_stream_parameters(verstat: str) -> None:
+    params = _stream_params(_post("/twilio/voice", {**CALL, "StirVerstat": verstat}))
+    assert params["attestation"] == verstat
+    assert stream_token_valid(params["token"], CALL["CallSid"], params)
+    better = "TN-Validation-Passed-A" if verstat != "TN-Validation-Passed-A" else "TN-Validation-Passed-B"
+    assert not stream_token_valid(params["token"], CALL["CallSid"], {**params, "attestation": better})
+
+
+@pytest.mark.parametrize("verstat", ["", "TN-Validation-Passed-Z", "passed", "x" * 500])
+def test_an_absent_or_unknown_attestation_is_none(verstat: str) -> None:
+    params = _stream_params(_post("/twilio/voice", {**CALL, "StirVerstat": verstat}))
+    assert "attestation" not in params
+
+
+def test_an_inbound_stream_dropped_before_start_keeps_twilios_attestation() -> None:
+    _post("/twilio/stream-ended", {**CALL, "StirVerstat": "TN-Validation-Passed-A"})
+    record = SessionStore().load_sync(CALL["CallSid"])
+    assert record is not None and record.identity.attestation == "TN-Validation-Passed-A"
+
+
+# --- fields are read strictly: 400 or ignored, never 500 ---------------------------------------------------
+
+
+@pytest.mark.parametrize("duration", ["9" * 30, "86401", "-5", "4.5", "1e9", "٣", " 42"])
+def test_an_absurd_call_duration_is_ignored(duration: str) -> None:
+    CallLogFactory.create(call_sid=CALL["CallSid"], duration=None, outcome="in_progress")
+    response = _post("/twilio/status", {**CALL, "CallStatus": "completed", "CallDuration": duration})
+    assert response.status_code == 204
+    call = CallLog.objects.get(call_sid=CALL["CallSid"])
+    assert call.duration is None and call.outcome == "abandoned"
+
+
+def test_a_day_long_call_duration_is_kept() -> None:
+    CallLogFactory.create(call_sid=CALL["CallSid"], duration=None)
+    _post("/twilio/status", {**CALL, "CallStatus": "completed", "CallDuration": "86400"})
+    assert CallLog.objects.get(call_sid=CALL["CallSid"]).duration == timedelta(days=1)
+
+
+@pytest.mark.parametrize("status", ["", "done", "COMPLETED", "completed " * 20])
+def test_an_unknown_call_status_changes_nothing(status: str) -> None:
+    CallLogFactory.create(call_sid=CALL["CallSid"], outcome="in_progress")
+    assert _post("/twilio/status", {**CALL, "CallStatus": status}).status_code == 204
+    assert CallLog.objects.get(call_sid=CALL["CallSid"]).outcome == "in_progress"
+
+
+@pytest.mark.parametrize("path", ["/twilio/voice", "/twilio/stream-ended", "/twilio/status"])
+@pytest.mark.parametrize("call_sid", ["", "CA123", "CA" + "G" * 32, "CA" + "0" * 33, "XX" + "0" * 32,
+                                      "CA" + "0" * 32 + "\n", "CA" + "0" * 10000])
+def test_a_malformed_call_sid_gets_400(path: str, call_sid: str) -> None:
+    response = _post(path, {**CALL, "CallSid": call_sid})
+    assert response.status_code == 400
+    assert not CallLog.objects.exists()
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "client:alice", "sip:bob@example.com", "+1555", "1" * 40, "+" * 9])
+def test_a_caller_that_is_no_phone_number_is_unknown(caller: str) -> None:
+    params = _stream_params(_post("/twilio/voice", {**CALL, "From": caller}))
+    assert params["caller"] == ""
+    call = CallLog.objects.get(call_sid=CALL["CallSid"])
+    assert call.from_number == "" and call.customer is None
+
+
+def test_an_unknown_direction_on_a_stream_with_no_record_gets_400() -> None:
+    assert _post("/twilio/stream-ended", {**CALL, "Direction": "sideways"}).status_code == 400
+    assert SessionStore().load_sync(CALL["CallSid"]) is None

@@ -1,0 +1,61 @@
+"""The fields of Twilio's voice webhooks, read strictly. A signature proves a request came from Twilio,
+not that every field is one our code can take (a 30-digit `CallDuration` overflows a timedelta): each
+reader returns the value in its expected shape, or a neutral value ("" / None) when it is not."""
+
+import re
+
+from django.conf import settings
+from phonenumbers import NumberParseException, PhoneNumberFormat, format_number, is_possible_number, parse
+
+CALL_SID = re.compile(r"CA[0-9a-f]{32}")
+MAX_PHONE_CHARS = 32
+MAX_CALL_SECONDS = 24 * 60 * 60  # a billed duration over a day is no phone call of ours
+
+CALL_DIRECTIONS = frozenset({"inbound", "outbound-api", "outbound-dial", "trunking-originating",
+                             "trunking-terminating"})
+CALL_STATUSES = frozenset({"queued", "initiated", "ringing", "in-progress", "completed", "busy", "no-answer",
+                           "canceled", "failed"})
+# Twilio's `StirVerstat` (Trusted Calling with SHAKEN/STIR): the attestation level the carrier verified.
+ATTESTATIONS = frozenset({"TN-Validation-Passed-A", "TN-Validation-Passed-B", "TN-Validation-Passed-C",
+                          "TN-Validation-Failed-A", "TN-Validation-Failed-B", "TN-Validation-Failed-C",
+                          "TN-Validation-Failed", "No-TN-Validation"})
+
+
+def call_sid(value: str | None) -> str:
+    """`CA` + 32 lowercase hex digits, or ""."""
+    return value if value and CALL_SID.fullmatch(value) else ""
+
+
+def phone(value: str | None) -> str:
+    """A possible phone number in E.164, or "" (withheld, `client:`/`sip:` addresses, junk)."""
+    if not value or len(value) > MAX_PHONE_CHARS or any(ch.isalpha() for ch in value):
+        return ""
+    try:
+        number = parse(value, settings.PHONE_REGION)
+    except NumberParseException:
+        return ""
+    return format_number(number, PhoneNumberFormat.E164) if is_possible_number(number) else ""
+
+
+def direction(value: str | None) -> str:
+    """Twilio's `Direction` (`inbound`, `outbound-api`, ...), or "" when it is none of them."""
+    return value if value in CALL_DIRECTIONS else ""
+
+
+def call_status(value: str | None) -> str:
+    """Twilio's `CallStatus`, or "" when it is none of them."""
+    return value if value in CALL_STATUSES else ""
+
+
+def duration_seconds(value: str | None) -> int | None:
+    """`CallDuration`: whole seconds from 0 to a day, or None."""
+    if not value or len(value) > 6 or not value.isascii() or not value.isdecimal():
+        return None
+    seconds = int(value)
+    return seconds if seconds <= MAX_CALL_SECONDS else None
+
+
+def attestation(value: str | None) -> str:
+    """The carrier's STIR/SHAKEN verdict (`StirVerstat`), or "" when absent or unknown."""
+    return value if value in ATTESTATIONS else ""
+
