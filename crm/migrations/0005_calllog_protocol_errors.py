@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0002_booking_sync_and_idempotency'),
+        ('crm', '0004_advisor_group'),
     ]
 
     operations = [
