@@ -33,6 +33,9 @@ AUTH_TOKEN = "live-auth-token"
 SECRET_KEY = "live-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 SHOP_NUMBER = "+15550100100"
 SILENCE = b"\xff" * 160  # 20 ms of mu-law silence
+# What Twilio is told the server is (production refuses a local or plain-http PUBLIC_BASE_URL); requests go to
+# 127.0.0.1 and are signed over this origin, as Twilio signs the public URL it called.
+PUBLIC_BASE_URL = "https://voice.bart-test.example"
 
 
 def free_port() -> int:
@@ -47,7 +50,7 @@ def server_env(port: int, database: Path) -> dict[str, str]:
            if not k.startswith(("DEEPGRAM", "OPENAI", "ELEVENLABS", "DJANGO_SETTINGS_MODULE", "REDIS_URL"))}
     env.update(DEBUG="False", SECRET_KEY=SECRET_KEY, ALLOWED_HOSTS="127.0.0.1,localhost", SECURE_SSL_REDIRECT="False",
                DATABASE_URL=f"sqlite:///{database}", TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_PHONE_NUMBER=SHOP_NUMBER,
-               PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", CALENDAR_BACKEND="builtin", LOG_LEVEL="INFO")
+               PUBLIC_BASE_URL=PUBLIC_BASE_URL, CALENDAR_BACKEND="builtin", LOG_LEVEL="INFO")
     return env
 
 
@@ -55,7 +58,8 @@ def daphne_command(port: int) -> list[str]:
     """The README's production command, from this interpreter's environment."""
     script = Path(sys.executable).with_name("daphne")
     program = [str(script)] if script.exists() else [sys.executable, "-m", "daphne"]
-    return [*program, "-b", "127.0.0.1", "-p", str(port), "autoshop.asgi:application"]
+    return [*program, "-b", "127.0.0.1", "-p", str(port), "--websocket-max-message-size", "65536",
+            "--websocket-max-frame-size", "65536", "autoshop.asgi:application"]
 
 
 @dataclass
@@ -77,7 +81,7 @@ class LiveServer:
         url = self.base_url + path
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if signed:
-            headers["X-Twilio-Signature"] = RequestValidator(AUTH_TOKEN).compute_signature(url, form)
+            headers["X-Twilio-Signature"] = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + path, form)
         request = Request(url, data=urlencode(form).encode(), method="POST", headers=headers)  # noqa: S310
         try:
             with urlopen(request, timeout=10) as response:  # noqa: S310 - our own test server
@@ -217,7 +221,8 @@ class WireCall:
 
 def media_stream(server: LiveServer | int, *, signed: bool = True) -> Any:
     """Open the media-stream WebSocket of a server (or port) as Twilio does: `X-Twilio-Signature` over the
-    ws:// URL, no params."""
+    public wss:// URL, no params."""
     url = f"ws://127.0.0.1:{server if isinstance(server, int) else server.port}/twilio/media"
-    headers = {"X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(url, {})} if signed else {}
+    public = PUBLIC_BASE_URL.replace("https://", "wss://") + "/twilio/media"
+    headers = {"X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(public, {})} if signed else {}
     return websockets.connect(url, additional_headers=headers, max_size=2**20, open_timeout=10)
