@@ -20,6 +20,10 @@ ATTESTATIONS = frozenset({"TN-Validation-Passed-A", "TN-Validation-Passed-B", "T
                           "TN-Validation-Failed-A", "TN-Validation-Failed-B", "TN-Validation-Failed-C",
                           "TN-Validation-Failed", "No-TN-Validation"})
 
+# `AnsweredBy` of answering-machine detection (Twilio's AMD documentation).
+ANSWERED_BY = frozenset({"human", "machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other",
+                         "fax", "unknown"})
+
 
 def call_sid(value: str | None) -> str:
     """`CA` + 32 lowercase hex digits, or ""."""
@@ -59,3 +63,8 @@ def attestation(value: str | None) -> str:
     """The carrier's STIR/SHAKEN verdict (`StirVerstat`), or "" when absent or unknown."""
     return value if value in ATTESTATIONS else ""
 
+
+
+def answered_by(value: str | None) -> str:
+    """Answering-machine detection's verdict (`AnsweredBy`), or "" when it is none Twilio sends."""
+    return value if value in ANSWERED_BY else ""

@@ -154,3 +154,21 @@ def test_a_late_no_answer_does_not_undo_a_voicemail(dialled, signed_post) -> Non
     signed_post(f"/twilio/reminder/{dialled.pk}/status", {"CallSid": dialled.call_sid, "CallStatus": "completed"})
     signed_post(f"/twilio/reminder/{dialled.pk}/status", {"CallSid": dialled.call_sid, "CallStatus": "no-answer"})
     assert _outcome(dialled) == ReminderOutcome.VOICEMAIL
+
+
+@pytest.mark.parametrize("path", ["", "/status", "/amd"])
+@pytest.mark.parametrize("call_sid", ["", "CA123", "CA" + "g" * 32, "CA" + "0" * 32 + "x" * 5000])
+def test_a_malformed_call_sid_gets_400_and_changes_nothing(dialled, signed_post, path, call_sid) -> None:
+    response = signed_post(f"/twilio/reminder/{dialled.pk}{path}",
+                           {"CallSid": call_sid, "CallStatus": "busy", "AnsweredBy": "machine_end_beep"})
+    assert response.status_code == 400
+    assert _outcome(dialled) == ReminderOutcome.DIALLING
+
+
+@pytest.mark.parametrize("answered_by", ["robot", "h" * 5000, "human\n"])
+def test_an_answering_machine_verdict_twilio_never_sends_is_ignored(dialled, signed_post, twilio, answered_by) -> None:
+    response = signed_post(f"/twilio/reminder/{dialled.pk}/amd",
+                           {"CallSid": dialled.call_sid, "AnsweredBy": answered_by})
+    assert response.status_code == 204
+    dialled.refresh_from_db()
+    assert dialled.answered_by == "" and twilio.updates == []
