@@ -232,3 +232,23 @@ async def test_with_no_front_desk_the_agent_takes_a_message_for_a_call_back(sett
     assert request.call_sid == "CA-msg" and request.phone == "+15550102000"
     assert request.message == "My brakes squeal, please call me after five"
     assert request.done_at is None
+
+
+# --- the caller's answer, read in code ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("said", "transfers"), [
+    ("yes", True), ("Yes please.", True), ("sure, go ahead", True), ("1", True),
+    ("I'd like to talk to a person.", True), ("can I speak to someone", True),
+    ("no", False), ("no thanks, I don't want a person", False), ("what are your hours?", False), ("hmm", False),
+])
+def test_the_answer_to_a_transfer_offer_is_read_in_code(said: str, transfers: bool) -> None:
+    from voice import fallback
+    from voice.call_record import CallIdentity, CallRecord
+
+    record = CallRecord.new(CallIdentity(call_sid="CA-x"))
+    assert fallback.offer(record) == APOLOGY and record.pending_offer is Offer.TRANSFER
+    scripted = fallback.answer(record, said)
+    assert (scripted is not None and scripted.text == TRANSFERRING) is transfers
+    assert record.transfer is transfers
+    assert scripted is not None or record.pending_offer is None  # not a yes: cleared, and the model answers
