@@ -288,6 +288,12 @@ OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")  # empty: OpenAI's own
 OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o")
 OPENAI_TIMEOUT_SECONDS = env.float("OPENAI_TIMEOUT_SECONDS", default=8.0)
 OPENAI_MAX_RETRIES = env.int("OPENAI_MAX_RETRIES", default=1)
+# A caller is waiting: "One moment." if the model has said nothing this long after the caller finished;
+# the fallback (apology and a way to a person) if a model request sends nothing within the budget (the
+# SDK's own timeout and retries run inside it), or its stream stalls for the gap budget after that.
+MODEL_FILLER_AFTER_SECONDS = env.float("MODEL_FILLER_AFTER_SECONDS", default=1.0)
+MODEL_FIRST_TOKEN_BUDGET_SECONDS = env.float("MODEL_FIRST_TOKEN_BUDGET_SECONDS", default=5.0)
+MODEL_STREAM_GAP_SECONDS = env.float("MODEL_STREAM_GAP_SECONDS", default=3.0)
 ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
 ELEVENLABS_URL = env.str("ELEVENLABS_URL", default="")  # empty: ElevenLabs' own
 ELEVENLABS_VOICE_ID = env.str("ELEVENLABS_VOICE_ID", default="21m00Tcm4TlvDq8ikWAM")

@@ -5,15 +5,17 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.http import HttpRequest
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from crm.models import Appointment, CalendarSync, CallLog, Customer, Vehicle
+from crm.models import Appointment, CalendarSync, CallbackRequest, CallLog, Customer, Vehicle
 from crm.phones import try_normalize_phone
-from crm.services import appointment_sync_calendar_on_commit
+from crm.services import appointment_sync_calendar_on_commit, callback_request_mark_done
 from scheduling.shop import day_window, shop_today
 
 if TYPE_CHECKING:
@@ -207,4 +209,57 @@ class CallLogAdmin(PhoneSearchMixin, admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CallbackDoneFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "done"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("no", "Open"), ("yes", "Done")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("no", "yes"):
+            return queryset.filter(done_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(CallbackRequest)
+class CallbackRequestAdmin(PhoneSearchMixin, admin.ModelAdmin):
+    """Messages the agent took for a call back: open ones first, newest first. What the caller left is a
+    record (read-only); staff call back and mark it done."""
+
+    list_display = ("created_at", "is_done", "phone", "customer", "short_message", "call_link")
+    list_select_related = ("customer", "call")
+    list_filter = (CallbackDoneFilter,)
+    search_fields = ("customer__name", "message", "call_sid")
+    phone_search_fields = ("phone",)
+    ordering = (Case(When(done_at__isnull=True, then=Value(0)), default=Value(1)).asc(),  # type: ignore[assignment]
+                "-created_at")  # open first (Django's admin takes expressions here; its stubs say only names)
+    fields = ("created_at", "phone", "customer", "message", "call_link", "call_sid", "done_at", "done_by")
+    readonly_fields = fields
+    actions = ("mark_done",)
+
+    @admin.display(description="Done", boolean=True)
+    def is_done(self, obj: CallbackRequest) -> bool:
+        return obj.done
+
+    @admin.display(description="Message")
+    def short_message(self, obj: CallbackRequest) -> str:
+        return obj.message if len(obj.message) <= 80 else obj.message[:79] + "…"
+
+    @admin.display(description="Call (transcript)")
+    def call_link(self, obj: CallbackRequest) -> str:
+        if obj.call_id is None:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("admin:crm_calllog_change", args=[obj.call_id]),
+                           obj.call_sid or obj.call_id)
+
+    @admin.action(description="Mark done (called back)", permissions=["change"])
+    def mark_done(self, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = callback_request_mark_done(callback_requests=queryset, user=request.user)
+        self.message_user(request, f"{changed} callback request(s) marked done.")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -207,6 +208,7 @@ class CallOutcome(models.TextChoices):
     CONFIRMED = "confirmed", "Confirmed"
     INFORMATION = "information", "Information only"
     TRANSFERRED = "transferred", "Transferred to staff"
+    CALLBACK = "callback", "Callback requested"
     VOICEMAIL = "voicemail", "Left voicemail"
     ABANDONED = "abandoned", "Caller hung up"
     FAILED = "failed", "Failed"
@@ -253,3 +255,35 @@ class CallLog(models.Model):
             suffix = " [interrupted]" if turn.get("interrupted") else ""
             lines.append(f"{speaker}: {turn.get('text', '')}{suffix}")
         return "\n".join(lines)
+
+
+class CallbackRequest(models.Model):
+    """A caller asked to be called back (the agent took a message when it could not help or transfer).
+    Staff work through the open ones in admin and mark each done."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="callback_requests")
+    phone = models.CharField(max_length=32, blank=True, help_text="The number to call back (the caller's own).")
+    call = models.ForeignKey(CallLog, on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="callback_requests", help_text="The call the message was taken on.")
+    call_sid = models.CharField(max_length=64, blank=True)
+    message = models.TextField(help_text="What the caller wanted, in their words.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["done_at", "created_at"], name="crm_callback_open_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(done_by__isnull=True) | Q(done_at__isnull=False),
+                                   name="crm_callback_done_by_needs_done_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Call back {self.phone or 'unknown number'} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def done(self) -> bool:
+        return self.done_at is not None

@@ -1,6 +1,7 @@
 """Writes with side effects on CRM data."""
 
 import logging
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -17,13 +18,14 @@ from crm.models import (
     Appointment,
     AppointmentStatus,
     CalendarSync,
+    CallbackRequest,
     CallDirection,
     CallLog,
     CallOutcome,
     Customer,
     Vehicle,
 )
-from crm.phones import normalize_phone
+from crm.phones import mask_phone, normalize_phone
 from crm.selectors import appointment_intervals_booked, customer_cache_forget, customer_get_for_caller
 from crm.vins import normalize_vin, validate_vin
 from scheduling.availability import Interval, why_not_bookable
@@ -80,6 +82,31 @@ def call_log_status(*, call_sid: str, status: str, duration_seconds: int | None)
             call.outcome = CallOutcome.FAILED
         call.save()
     return call
+
+
+def callback_request_create(*, call_sid: str, phone: str, message: str,
+                            customer_id: int | None = None) -> CallbackRequest:
+    """A caller's message for a call back, tied to their call's log (and their customer record) when known."""
+    call = CallLog.objects.filter(call_sid=call_sid).first() if call_sid else None
+    if customer_id is None and call is not None:
+        customer_id = call.customer_id
+    if customer_id is None and phone:
+        customer_id = Customer.objects.filter(phone=phone).values_list("id", flat=True).first()
+    request = CallbackRequest(call=call, call_sid=call_sid, phone=phone, message=message.strip()[:2000],
+                              customer_id=customer_id)
+    with transaction.atomic():
+        request.full_clean()
+        request.save()
+    logger.info("call %s: callback requested by %s", call_sid, mask_phone(phone))
+    return request
+
+
+def callback_request_mark_done(*, callback_requests: Iterable[CallbackRequest], user: Any = None) -> int:
+    """Mark the still open ones of `callback_requests` done, now, by `user`; returns how many changed."""
+    ids = [request.pk for request in callback_requests if request.done_at is None]
+    with transaction.atomic():
+        return CallbackRequest.objects.filter(pk__in=ids, done_at__isnull=True).update(
+            done_at=timezone.now(), done_by=user if getattr(user, "pk", None) else None)
 
 
 # --- customers and vehicles -------------------------------------------------------------------------

@@ -24,6 +24,17 @@ class CallIntent(StrEnum):
     TRANSFER = "transfer"  # hand the caller to the front desk
 
 
+class Offer(StrEnum):
+    """A question the script asked that the caller's next turn answers (checked in code, not by the model)."""
+
+    TRANSFER = "transfer"  # "Would you like me to transfer you to someone at the front desk?"
+    MESSAGE = "message"  # "Would you like me to take a message so someone calls you back?"
+    MESSAGE_WANTED = "message_wanted"  # "What would you like me to pass on?": the next turn is the message
+
+
+MAX_MODEL_FAILURES = 2  # failed model turns in a row after which the call no longer asks the model
+
+
 @dataclass(frozen=True, slots=True)
 class CallIdentity:
     """Who and what this call is, as Twilio's verified webhook and `start` message told us."""
@@ -84,6 +95,8 @@ class CallRecord:
     intents: set[CallIntent] = field(default_factory=set)
     reconnects: int = 0  # media streams re-opened for this call after a drop (counted by the store)
     model_notes: dict[str, Any] = field(default_factory=dict)  # the chat model's own memory (offline brain)
+    pending_offer: Offer | None = None  # the script's open question (a transfer or a message) the caller answers
+    model_failures: int = 0  # model turns in a row that ended in the fallback (an error or over budget)
 
     @classmethod
     def new(cls, identity: CallIdentity) -> "CallRecord":
@@ -102,6 +115,11 @@ class CallRecord:
     @property
     def transfer(self) -> bool:
         return CallIntent.TRANSFER in self.intents
+
+    @property
+    def model_allowed(self) -> bool:
+        """False once the model has failed MAX_MODEL_FAILURES turns in a row: the script answers from then on."""
+        return self.model_failures < MAX_MODEL_FAILURES
 
     def tool_scope(self) -> ToolScope:
         """What the tools of this turn see: the verified caller, the facts, and the exchange the caller's
@@ -155,6 +173,7 @@ class CallRecord:
         del data["reconnects"]  # counted under its own key by the store, never saved with the record
         data["intents"] = sorted(str(intent) for intent in self.intents)
         data["outcome"] = None if self.outcome is None else str(self.outcome)
+        data["pending_offer"] = None if self.pending_offer is None else str(self.pending_offer)
         return data
 
     @classmethod
@@ -166,7 +185,13 @@ class CallRecord:
                    transcript=list(data.get("transcript", [])), latency=list(data.get("latency", [])), facts=facts,
                    outcome=CallOutcome(outcome) if outcome in CallOutcome.values else None,
                    intents={CallIntent(i) for i in data.get("intents", []) if i in CallIntent._value2member_map_},
-                   model_notes=dict(data.get("model_notes", {})))
+                   model_notes=dict(data.get("model_notes", {})),
+                   pending_offer=_offer(data.get("pending_offer")),
+                   model_failures=int(data.get("model_failures", 0)))
+
+
+def _offer(value: Any) -> Offer | None:
+    return Offer(value) if isinstance(value, str) and value in Offer._value2member_map_ else None
 
 
 def record_key(call_sid: str) -> str:

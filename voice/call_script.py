@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
+from voice.agent.sentences import SentenceSplitter
 from voice.call_record import CallIdentity
 from voice.turns import KeyPressed
 
@@ -20,7 +21,26 @@ GOODBYE_SILENT = "I'll let you go for now. Call us back any time. Goodbye."
 RESUMED = "Sorry about that, the line dropped for a moment. I'm back with you."
 REMINDER_GONE = ("I can't find that appointment on our books any more, so there's nothing to confirm. "
                  "Would you like to book a new time?")
-FIXED_PHRASES = frozenset({APOLOGY, CANT_HEAR, STILL_THERE, GOODBYE_SILENT, RESUMED, REMINDER_GONE})
+
+def _sentences(text: str) -> list[str]:
+    """The pieces a phrase is spoken in when it ends a model reply (the apology): cached one by one."""
+    splitter = SentenceSplitter()
+    return [*splitter.feed(text), *splitter.flush()]
+
+
+# When the model is slow or down (voice/fallback.py): a filler while it thinks, then a way to a person.
+FILLER = "One moment."
+APOLOGY_MESSAGE = ("I'm sorry, I'm having trouble on my end right now. "
+                   "Would you like me to take a message so someone calls you back?")
+TRANSFERRING = "Of course. I'm connecting you to the front desk now."
+ASK_MESSAGE = "Sure. What would you like me to pass on?"
+MESSAGE_TAKEN = ("Thank you, I've passed that on, and someone from the shop will call you back at this number. "
+                 "Goodbye.")
+MESSAGE_NOT_SAVED = "I'm sorry, I couldn't save your message. Please call us back a little later. Goodbye."
+NO_HELP_GOODBYE = "All right. I'm sorry I couldn't help today. Please call us back a little later. Goodbye."
+FIXED_PHRASES = frozenset({APOLOGY, CANT_HEAR, STILL_THERE, GOODBYE_SILENT, RESUMED, REMINDER_GONE, FILLER,
+                           APOLOGY_MESSAGE, TRANSFERRING, ASK_MESSAGE, MESSAGE_TAKEN, MESSAGE_NOT_SAVED,
+                           NO_HELP_GOODBYE, *_sentences(APOLOGY), *_sentences(APOLOGY_MESSAGE)})
 
 # What a key press means, said in words to the agent (which then uses its tools as for speech).
 TALK_TO_A_PERSON = "I'd like to talk to a person."

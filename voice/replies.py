@@ -27,6 +27,7 @@ class ReplyEnded:
     text: str
     speech_failed: bool = False
     scripted: bool = False  # a fixed phrase of the call script, not the model's words
+    fillers: tuple[str, ...] = ()  # what was interjected while the model or a tool worked ("One moment.")
 
 
 class ReplyRunner:
@@ -42,6 +43,7 @@ class ReplyRunner:
         self._on_ended = on_ended
         self._task: asyncio.Task[None] | None = None
         self._sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        self._fillers: list[str] = []
         self.current = 0
 
     @property
@@ -53,13 +55,16 @@ class ReplyRunner:
         self.current += 1
         self._output.begin(self.current)
         self._sentences = asyncio.Queue()
-        self._task = asyncio.create_task(self._speak(self.current, text, whole, self._sentences),
+        self._fillers = []
+        self._task = asyncio.create_task(self._speak(self.current, text, whole, self._sentences, self._fillers),
                                          name=f"reply-{self.current}")
         self._task.add_done_callback(_log_crash)
         return self.current
 
     def interject(self, text: str) -> None:
-        """Say `text` next within the running reply (a filler while a slow tool works)."""
+        """Say `text` next within the running reply (a filler while the model or a slow tool works): its
+        audio follows what is queued and precedes the reply's next sentence."""
+        self._fillers.append(text)
         self._sentences.put_nowait(text)
 
     async def interrupt(self) -> str | None:
@@ -75,7 +80,7 @@ class ReplyRunner:
         return heard
 
     async def _speak(self, reply: int, text: AsyncIterator[str], whole: bool,
-                     sentences: "asyncio.Queue[str | None]") -> None:
+                     sentences: "asyncio.Queue[str | None]", fillers: list[str]) -> None:
         splitter = SentenceSplitter()
         spoken: list[str] = []
         synth = asyncio.create_task(self._synthesize(reply, sentences))
@@ -93,7 +98,8 @@ class ReplyRunner:
             raise
         self._output.put(ReplyQueued(reply))
         await self._output.played()
-        await self._on_ended(ReplyEnded(reply, "".join(spoken).strip(), failed, scripted=whole))
+        await self._on_ended(ReplyEnded(reply, "".join(spoken).strip(), failed, scripted=whole,
+                                        fillers=tuple(fillers)))
 
     async def _synthesize(self, reply: int, sentences: "asyncio.Queue[str | None]") -> bool:
         """Sentences to audio, in order. True when speech failed (the cached apology, if any, was queued)."""

@@ -17,8 +17,10 @@ from channels.db import database_sync_to_async
 
 from crm.models import CallOutcome
 from crm.phones import mask_phone
-from crm.services import appointment_confirm_for_reminder
+from crm.services import appointment_confirm_for_reminder, callback_request_create
 from voice import call_script as script
+from voice import fallback
+from voice.agent.deadlines import ModelTimings
 from voice.agent.tool_registry import ToolRegistry
 from voice.agent.turn import model_reply
 from voice.audio import is_voice
@@ -52,6 +54,7 @@ class SessionConfig:
     lead_ms: int = 300  # how far ahead of real time Twilio's buffer may be filled
     tick_seconds: float = 0.05
     turns: TurnConfig = field(default_factory=TurnConfig)
+    model: ModelTimings | None = None  # None: from settings (MODEL_FILLER_AFTER_SECONDS, ...)
 
 
 class CallSession:
@@ -65,6 +68,7 @@ class CallSession:
         self.record = CallRecord.new(identity)
         self.config = config or SessionConfig()
         self.turns = TurnTaker(self.config.turns)
+        self._timings = self.config.model or ModelTimings.from_settings()
         self.latency = LatencyRecorder(clock)
         self.output = TwilioOutput(stream_sid=identity.stream_sid, send=send, tracker=PlaybackTracker(), clock=clock,
                                    sleep=sleep, on_audible=self._reply_audible, chunk_ms=self.config.chunk_ms,
@@ -181,7 +185,7 @@ class CallSession:
         for action in actions:
             if isinstance(action, StartReply):
                 await self._interrupt_reply()  # a reply still running is superseded
-                self._answer(action.caller_text)
+                await self._answer(action.caller_text)
             elif isinstance(action, PausePlayback):
                 if await self.output.pause():
                     self.latency.barge_in(event_at)
@@ -204,14 +208,31 @@ class CallSession:
 
         self.replies.start(phrase(), whole=True)
 
-    def _answer(self, caller_text: str) -> None:
+    async def _answer(self, caller_text: str) -> None:
         self.record.history.append({"role": "user", "content": caller_text})
         self.record.add_turn("caller", caller_text)
         self.latency.turn_started(self._last_voice_at)
-        text = model_reply(chat=self._chat, tools=self._tools, record=self.record, apology=script.APOLOGY,
-                           last_reply_heard=self._model_heard_last, on_first_token=self.latency.first_token,
-                           on_filler=self._filler, sleep=self._sleep)
+        scripted = fallback.answer(self.record, caller_text)  # a pending offer's answer, or a model given up on
+        if scripted is not None:
+            self._say(scripted.text if scripted.message is None else await self._take_message(scripted))
+            return
+        text = model_reply(chat=self._chat, tools=self._tools, record=self.record,
+                           apology=lambda: fallback.offer(self.record), last_reply_heard=self._model_heard_last,
+                           on_first_token=self.latency.first_token, on_filler=self._filler, sleep=self._sleep,
+                           timings=self._timings, filler=script.FILLER)
         self.replies.start(text, whole=False)
+
+    async def _take_message(self, scripted: fallback.Scripted) -> str:
+        """Save the caller's message for a call back; the words that confirm it (or admit it failed)."""
+        identity = self.record.identity
+        try:
+            await database_sync_to_async(callback_request_create)(
+                call_sid=identity.call_sid, phone=identity.caller or "", message=scripted.message or "",
+                customer_id=self.record.facts.customer_id)
+        except Exception:
+            logger.exception("call %s: the callback request could not be saved", identity.call_sid)
+            return fallback.message_saved_failed(self.record)
+        return scripted.text
 
     async def _filler(self, text: str) -> None:
         self.replies.interject(text)
@@ -227,7 +248,8 @@ class CallSession:
         self._model_heard_last = not ended.scripted
         if ended.text:
             self.record.history.append({"role": "assistant", "content": ended.text})
-            self.record.add_turn("agent", ended.text)
+        if ended.text or ended.fillers:  # the transcript has the filler the caller heard; the model's history not
+            self.record.add_turn("agent", " ".join([*ended.fillers, ended.text]).strip())
         now = self._clock()
         over = ReplyFailed() if ended.speech_failed else AgentReplyFinished()
         await self._act(self.turns.handle(over, now), event_at=now)

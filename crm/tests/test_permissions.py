@@ -16,6 +16,7 @@ ADVISOR_PERMISSIONS = {
     "crm.view_vehicle", "crm.add_vehicle", "crm.change_vehicle",
     "crm.view_appointment", "crm.add_appointment", "crm.change_appointment",
     "crm.view_calllog",
+    "crm.view_callbackrequest", "crm.change_callbackrequest",
     "reminders.view_reminderattempt",
 }
 
@@ -55,7 +56,7 @@ def test_an_advisor_is_refused_users_groups_task_tables_and_login_records(adviso
     assert advisor.get(reverse(url_name)).status_code == 403
 
 
-@pytest.mark.parametrize("model", ["customer", "vehicle", "appointment", "calllog"])
+@pytest.mark.parametrize("model", ["customer", "vehicle", "appointment", "calllog", "callbackrequest"])
 def test_an_advisor_opens_the_desk_lists(advisor: Client, model: str) -> None:
     CallLogFactory.create()
     assert advisor.get(reverse(f"admin:crm_{model}_changelist")).status_code == 200

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from voice.agent.caller_data import SPEECH_LIMIT, clean
+from voice.agent.deadlines import ModelTimings, within_budget
 from voice.agent.tool_registry import ToolRegistry, ToolRun
 from voice.call_record import ToolScope
 from voice.providers.base import ChatContext, ChatModel, TextDelta, ToolCallRequested
@@ -39,13 +40,18 @@ async def agent_reply(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     max_steps: int = MAX_TOOL_STEPS,
     filler_after: float = FILLER_AFTER,
+    budget: ModelTimings | None = None,
 ) -> AsyncIterator[str]:
     """Yield the reply's text as it streams. Each model step's tool calls and their results are appended
-    to `history` as one unit; the spoken text is left for the caller to append (it may be cut short)."""
+    to `history` as one unit; the spoken text is left for the caller to append (it may be cut short).
+    With a `budget`, a model request that is silent too long is cut off as a ProviderError."""
     for step in range(max_steps + 1):
         offer_tools = tools.schemas() if step < max_steps else []
         calls: list[ToolCallRequested] = []
-        async for event in chat.stream([system, *map(_as_data, history)], offer_tools, context):
+        events = chat.stream([system, *map(_as_data, history)], offer_tools, context)
+        if budget is not None:
+            events = within_budget(events, first=budget.first_token, gap=budget.gap, sleep=sleep)
+        async for event in events:
             if isinstance(event, TextDelta):
                 if event.text:
                     yield event.text

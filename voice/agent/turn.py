@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from crm.models import ServiceType
 from scheduling.shop import shop_now
+from voice.agent.deadlines import ModelTimings, finished_within
 from voice.agent.loop import agent_reply
 from voice.agent.prompt import system_prompt
 from voice.agent.tool_registry import ToolRegistry, ToolRun
@@ -26,29 +27,60 @@ def chat_context(record: CallRecord, last_reply_heard: bool = True) -> ChatConte
                        last_reply_heard=last_reply_heard)
 
 
-async def model_reply(*, chat: ChatModel, tools: ToolRegistry, record: CallRecord, apology: str,
+async def model_reply(*, chat: ChatModel, tools: ToolRegistry, record: CallRecord, apology: str | Callable[[], str],
                       last_reply_heard: bool = True, on_first_token: Callable[[], None] | None = None,
                       on_filler: Callable[[str], Awaitable[None]] | None = None,
-                      sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> AsyncIterator[str]:
+                      sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                      timings: ModelTimings | None = None, filler: str | None = None) -> AsyncIterator[str]:
     """The reply's text as it streams, to the caller line last added to the record's history. Tool results
-    go into the record (history, facts, outcome, intents); a model failure ends the text with `apology`."""
+    go into the record (history, facts, outcome, intents); a model failure (an error, or silence past the
+    `timings` budget) ends the text with `apology` and counts on the record as a failed model turn.
+    With `timings` and a `filler`, `on_filler` says the filler once if no word has come `filler_after`
+    seconds in (a slow tool's own filler counts: the caller never hears two)."""
     customer = record.identity.customer
     scope = record.tool_scope()
     system = system_prompt(shop_now(), (customer or {}).get("name"), customer is not None,
                            reminder=record.identity.reminder, verify_first=verification_needed(scope))
+    filled = False
 
     def note(run: ToolRun) -> None:
         record.note(outcome=run.outcome, intent=run.intent)
 
-    first = True
+    async def say_once(text: str) -> None:
+        nonlocal filled
+        if not filled and on_filler is not None:
+            filled = True
+            await on_filler(text)
+
+    first, last = True, ""
+    words = agent_reply(chat, tools, system, record.history, scope, context=chat_context(record, last_reply_heard),
+                        on_tool_start=say_once, on_tool_done=note, sleep=sleep, budget=timings)
     try:
-        async for delta in agent_reply(chat, tools, system, record.history, scope,
-                                       context=chat_context(record, last_reply_heard), on_tool_start=on_filler,
-                                       on_tool_done=note, sleep=sleep):
+        async for delta in _with_filler(words, timings, filler, say_once, sleep):
             if first and on_first_token is not None:
                 on_first_token()
-            first = False
+            first, last = False, delta
             yield delta
-    except ProviderError:
-        logger.warning("call %s: the language model failed", record.call_sid)
-        yield (" " if not first else "") + apology
+    except ProviderError as exc:
+        record.model_failures += 1
+        logger.warning("call %s: the language model failed (%d in a row): %s", record.call_sid,
+                       record.model_failures, exc)
+        yield (" " if last and not last[-1].isspace() else "") + (apology() if callable(apology) else apology)
+        return
+    record.model_failures = 0
+
+
+async def _with_filler(words: AsyncIterator[str], timings: ModelTimings | None, filler: str | None,
+                       say: Callable[[str], Awaitable[None]],
+                       sleep: Callable[[float], Awaitable[None]]) -> AsyncIterator[str]:
+    """`words` as they come; if the first is more than `timings.filler_after` seconds away, `say(filler)`."""
+    if timings is not None and filler is not None:
+        pending = asyncio.ensure_future(anext(words))
+        if not await finished_within(pending, timings.filler_after, sleep):
+            await say(filler)  # the model is slow: never leave the caller in dead air
+        try:
+            yield await pending
+        except StopAsyncIteration:
+            return
+    async for delta in words:
+        yield delta

@@ -165,7 +165,8 @@ async def test_false_interruption_resumes_and_the_whole_reply_is_heard() -> None
         assert call.session.output.tracker.heard_text() == LONG_REPLY
 
 
-async def test_model_failure_is_an_apology_with_a_transfer_offer_not_silence() -> None:
+async def test_model_failure_is_an_apology_with_a_transfer_offer_not_silence(settings) -> None:
+    settings.FRONT_DESK_NUMBER = "+15550100199"
     async with Call(chat=TimedChat(fail=True)) as call:
         call.say("Hello?")
         await call.until(lambda: len(call.history) == 3, what="the apology")

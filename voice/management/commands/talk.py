@@ -7,11 +7,15 @@ import sys
 import uuid
 from typing import Any, TextIO
 
+from asgiref.sync import sync_to_async
 from django.core.management.base import BaseCommand, CommandError
 
 from crm.phones import normalize_phone
 from crm.selectors import acustomer_get_by_phone
+from crm.services import callback_request_create
 from voice import call_script as script
+from voice import fallback
+from voice.agent.deadlines import ModelTimings
 from voice.agent.shop_tools import registry
 from voice.agent.turn import model_reply
 from voice.call_record import CallIdentity, CallRecord
@@ -55,9 +59,20 @@ class Command(BaseCommand):
             if not said:
                 continue
             record.history.append({"role": "user", "content": said})
-            reply = "".join([delta async for delta in model_reply(chat=chat, tools=registry, record=record,
-                                                                  apology=script.APOLOGY, on_filler=filler)])
+            scripted = fallback.answer(record, said)  # an offer's answer, or a model given up on (as on a call)
+            if scripted is not None:
+                reply = scripted.text
+                if scripted.message is not None:
+                    await sync_to_async(callback_request_create)(call_sid=record.call_sid, phone=caller,
+                                                                 message=scripted.message,
+                                                                 customer_id=record.facts.customer_id)
+            else:
+                reply = "".join([delta async for delta in model_reply(
+                    chat=chat, tools=registry, record=record, apology=lambda: fallback.offer(record),
+                    on_filler=filler, timings=ModelTimings.from_settings(), filler=script.FILLER)])
             record.history.append({"role": "assistant", "content": reply})
             self.stdout.write(f"Agent: {reply}")
         if record.transfer:
             self.stdout.write("(the call would now be transferred to the front desk)")
+        elif record.outcome == "callback":
+            self.stdout.write("(a callback request is waiting in admin)")
