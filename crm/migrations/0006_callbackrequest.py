@@ -39,7 +39,7 @@ def revoke_advisor(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0004_advisor_group'),
+        ("crm", "0005_calllog_protocol_errors"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
