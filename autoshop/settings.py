@@ -291,9 +291,10 @@ OPENAI_MAX_RETRIES = env.int("OPENAI_MAX_RETRIES", default=1)
 # A caller is waiting: "One moment." if the model has said nothing this long after the caller finished;
 # the fallback (apology and a way to a person) if a model request sends nothing within the budget (the
 # SDK's own timeout and retries run inside it), or its stream stalls for the gap budget after that.
+# Filler at 1 s (about 0.7 s of audio), fallback at 3.5 s: the caller never waits more than ~2 s in silence.
 MODEL_FILLER_AFTER_SECONDS = env.float("MODEL_FILLER_AFTER_SECONDS", default=1.0)
-MODEL_FIRST_TOKEN_BUDGET_SECONDS = env.float("MODEL_FIRST_TOKEN_BUDGET_SECONDS", default=5.0)
-MODEL_STREAM_GAP_SECONDS = env.float("MODEL_STREAM_GAP_SECONDS", default=3.0)
+MODEL_FIRST_TOKEN_BUDGET_SECONDS = env.float("MODEL_FIRST_TOKEN_BUDGET_SECONDS", default=3.5)
+MODEL_STREAM_GAP_SECONDS = env.float("MODEL_STREAM_GAP_SECONDS", default=2.0)
 ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
 ELEVENLABS_URL = env.str("ELEVENLABS_URL", default="")  # empty: ElevenLabs' own
 ELEVENLABS_VOICE_ID = env.str("ELEVENLABS_VOICE_ID", default="21m00Tcm4TlvDq8ikWAM")
