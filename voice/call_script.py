@@ -38,8 +38,11 @@ MESSAGE_TAKEN = ("Thank you, I've passed that on, and someone from the shop will
                  "Goodbye.")
 MESSAGE_NOT_SAVED = "I'm sorry, I couldn't save your message. Please call us back a little later. Goodbye."
 NO_HELP_GOODBYE = "All right. I'm sorry I couldn't help today. Please call us back a little later. Goodbye."
+# Speech failed and there is no front desk to hand over to: the shop calls back (a callback request is left).
+CALLING_BACK = ("I'm sorry, I'm having trouble on my end right now. Someone from the shop will call you back "
+                "at this number shortly. Goodbye.")
 FIXED_PHRASES = frozenset({APOLOGY, CANT_HEAR, STILL_THERE, GOODBYE_SILENT, RESUMED, REMINDER_GONE, FILLER,
-                           APOLOGY_MESSAGE, TRANSFERRING, ASK_MESSAGE, MESSAGE_TAKEN, MESSAGE_NOT_SAVED,
+                           APOLOGY_MESSAGE, TRANSFERRING, ASK_MESSAGE, MESSAGE_TAKEN, MESSAGE_NOT_SAVED, CALLING_BACK,
                            NO_HELP_GOODBYE, *_sentences(APOLOGY), *_sentences(APOLOGY_MESSAGE)})
 
 # What a key press means, said in words to the agent (which then uses its tools as for speech).

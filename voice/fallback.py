@@ -60,6 +60,26 @@ def answer(record: CallRecord, said: str) -> Scripted | None:
     return Scripted(offer(record))
 
 
+STT_LOST = "(left by the agent) Speech recognition failed during the call: the caller could not be heard."
+TTS_LOST = "(left by the agent) The agent's voice failed during the call."
+
+
+def speech_apology(record: CallRecord) -> str:
+    """What is played, pre-rendered, when text-to-speech fails: the offer of the front desk, or, with none,
+    the promise of a call back (which `speech_lost` then leaves as a callback request)."""
+    return script.APOLOGY if settings.FRONT_DESK_NUMBER or not record.identity.caller else script.CALLING_BACK
+
+
+def speech_lost(record: CallRecord, why: str) -> Scripted:
+    """Speech-to-text or text-to-speech failed: hand the caller to the front desk, or, with none and their
+    number known, end the call leaving a callback request (`message`) so a person still calls them."""
+    if settings.FRONT_DESK_NUMBER or not record.identity.caller:
+        record.note(intent=CallIntent.TRANSFER)
+        return Scripted(script.CANT_HEAR)
+    record.note(outcome=CallOutcome.CALLBACK, intent=CallIntent.END)
+    return Scripted(script.CALLING_BACK, message=why)
+
+
 def accepted(said: str) -> bool:
     """A yes to the offer: "yes", "sure", keypad 1, or asking for a person (keypad 0)."""
     return said_yes(said) or bool(WANTS_PERSON.search(said.lower()) and not declined(said))

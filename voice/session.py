@@ -74,7 +74,7 @@ class CallSession:
                                    sleep=sleep, on_audible=self._reply_audible, chunk_ms=self.config.chunk_ms,
                                    lead_ms=self.config.lead_ms)
         self.replies = ReplyRunner(output=self.output, tts=tts, phrases=phrases, latency=self.latency,
-                                   apology=script.APOLOGY, on_ended=self._reply_ended)
+                                   apology=fallback.speech_apology(self.record), on_ended=self._reply_ended)
         self._stt_provider, self._chat, self._tts, self._tools = stt, chat, tts, tools
         self._store, self._phrases, self._on_hangup = store, phrases, on_hangup
         self._clock, self._sleep = clock, sleep
@@ -172,8 +172,8 @@ class CallSession:
                 await self._act(self.turns.handle(event, now), event_at=now)
         except ProviderError:
             logger.warning("call %s: speech-to-text failed", self.record.call_sid)
-            self.record.note(intent=CallIntent.TRANSFER)
-            self._say(script.CANT_HEAR)
+            lost = fallback.speech_lost(self.record, fallback.STT_LOST)
+            self._say(lost.text if lost.message is None else await self._take_message(lost))
 
     async def _ticker(self) -> None:
         while True:
@@ -253,8 +253,10 @@ class CallSession:
         now = self._clock()
         over = ReplyFailed() if ended.speech_failed else AgentReplyFinished()
         await self._act(self.turns.handle(over, now), event_at=now)
-        if ended.speech_failed:
-            self.record.note(intent=CallIntent.TRANSFER)
+        if ended.speech_failed:  # the pre-rendered apology was played: act on what it said
+            lost = fallback.speech_lost(self.record, fallback.TTS_LOST)
+            if lost.message is not None:
+                await self._take_message(lost)
         await self._store.save(self.record)
         if self.record.ended:
             self._hang_up()

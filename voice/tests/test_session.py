@@ -174,7 +174,8 @@ async def test_model_failure_is_an_apology_with_a_transfer_offer_not_silence(set
         assert " ".join(call.tts.texts[-2:]) == APOLOGY
 
 
-async def test_speech_failure_mid_call_plays_the_cached_apology_and_transfers() -> None:
+async def test_speech_failure_mid_call_plays_the_cached_apology_and_transfers(settings) -> None:
+    settings.FRONT_DESK_NUMBER = "+15550100199"
     phrases = PhraseCache()
     tts = TimedTTS(ms_per_char=2, fail_after=2)  # greeting and apology warm-up work, then it breaks
     async with Call(tts=tts, phrases=phrases) as call:
@@ -188,19 +189,58 @@ async def test_speech_failure_mid_call_plays_the_cached_apology_and_transfers() 
         assert apology is not None and len(call.twilio.audio) - audio_before >= len(apology)
 
 
-async def test_speech_failure_without_any_audio_hands_over_at_once() -> None:
+async def test_speech_failure_without_any_audio_hands_over_at_once(settings) -> None:
+    settings.FRONT_DESK_NUMBER = "+15550100199"
     async with Call(tts=TimedTTS(ms_per_char=2, fail_after=1)) as call:
         call.say("I need brakes")
         await call.until(call.hung_up.is_set, what="the hang-up")
         assert call.session.record.transfer
 
 
-async def test_listening_failure_apologises_and_transfers() -> None:
+async def test_listening_failure_apologises_and_transfers(settings) -> None:
+    settings.FRONT_DESK_NUMBER = "+15550100199"
     async with Call() as call:
         call.stt.stream.emit(ProviderError("socket gone"))
         await call.until(call.hung_up.is_set, what="the hang-up")
         assert call.tts.texts[-1] == CANT_HEAR
         assert call.session.record.transfer
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_listening_failure_with_no_front_desk_leaves_a_callback_request(settings) -> None:
+    """No person to hand over to: the caller is promised a call back, and the shop has the request to do it."""
+    from crm.models import CallbackRequest
+    from voice.call_script import CALLING_BACK
+
+    settings.FRONT_DESK_NUMBER = ""
+    async with Call(call_sid="CA-deaf") as call:
+        call.stt.stream.emit(ProviderError("socket gone"))
+        await call.until(call.hung_up.is_set, what="the hang-up")
+        assert call.tts.texts[-1] == CALLING_BACK
+        assert not call.session.record.transfer and call.session.record.final_outcome() == "callback"
+    request = await CallbackRequest.objects.aget()
+    assert request.phone == "+15550102000" and request.call_sid == "CA-deaf" and "could not be heard" in request.message
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_voice_failure_with_no_front_desk_plays_the_cached_call_back_promise_and_keeps_it(settings) -> None:
+    from crm.models import CallbackRequest
+    from voice.call_script import CALLING_BACK
+
+    settings.FRONT_DESK_NUMBER = ""
+    phrases = PhraseCache()
+    tts = TimedTTS(ms_per_char=2, fail_after=2)  # greeting and the promise's warm-up work, then it breaks
+    async with Call(tts=tts, phrases=phrases, call_sid="CA-mute") as call:
+        warm = asyncio.create_task(phrases.warm(tts, CALLING_BACK))
+        await call.until(warm.done, what="the warm-up")
+        audio_before = len(call.twilio.audio)
+        call.say("I need brakes")
+        await call.until(call.hung_up.is_set, what="the hang-up")
+        promise = phrases.cached(tts, CALLING_BACK)
+        assert promise is not None and len(call.twilio.audio) - audio_before >= len(promise)
+        assert not call.session.record.transfer and call.session.record.final_outcome() == "callback"
+    request = await CallbackRequest.objects.aget()
+    assert request.call_sid == "CA-mute" and "voice failed" in request.message
 
 
 async def test_a_new_stream_for_the_same_call_resumes_the_conversation() -> None:
