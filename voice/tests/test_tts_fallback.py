@@ -122,10 +122,11 @@ async def test_a_voice_down_at_start_up_does_not_keep_the_others_from_pre_render
     async with FakeElevenLabs(audio_for=eleven_audio) as el:
         phrases = PhraseCache()
         ready = await asyncio.to_thread(prerender, phrases, lambda: chain(url, el), [APOLOGY])
-        tts = chain(url, el)
 
+    tts = chain(url, el)
     assert ready == 1
     assert phrases.cached(tts, APOLOGY) == eleven_audio(APOLOGY)
+    await tts.aclose()
 
 
 async def test_a_reply_the_first_voice_cannot_speak_is_heard_in_the_next_voice_with_no_apology_or_transfer() -> None:
