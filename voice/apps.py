@@ -10,7 +10,8 @@ class VoiceConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from voice.checks import check_caller_verification, check_providers
+        from voice.checks import check_caller_verification, check_providers, check_speech_fallbacks
 
         checks.register(check_providers)
         checks.register(check_caller_verification)
+        checks.register(check_speech_fallbacks)

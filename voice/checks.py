@@ -1,12 +1,12 @@
-"""System checks: a cloud provider chosen without its key, or an unknown caller verification mode, is
-caught by `manage.py check`."""
+"""System checks: a cloud provider chosen without its key, an unknown speech fallback, or an unknown caller
+verification mode, is caught by `manage.py check`."""
 
 from typing import Any
 
 from django.conf import settings
 from django.core import checks
 
-from voice.providers.factory import ROLES, configured_name
+from voice.providers.factory import ROLES, STT_PROVIDERS, TTS_PROVIDERS, configured_name, fallback_names
 
 CHECK_IDS = {"STT_PROVIDER": "voice.W001", "LLM_PROVIDER": "voice.W002", "TTS_PROVIDER": "voice.W003"}
 
@@ -35,3 +35,15 @@ def check_caller_verification(app_configs: Any = None, **kwargs: Any) -> list[ch
         return []
     return [checks.Error(f"CALLER_VERIFICATION is {mode!r}, which is not a mode.",
                          hint="Set it to attestation (the default), always or off.", id="voice.E001")]
+
+
+def check_speech_fallbacks(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """An unknown name in STT_FALLBACK or TTS_FALLBACKS is an error: every call would fail to start."""
+    found: list[checks.CheckMessage] = []
+    for setting, primary, registry in (("STT_FALLBACK", "STT_PROVIDER", STT_PROVIDERS),
+                                       ("TTS_FALLBACKS", "TTS_PROVIDER", TTS_PROVIDERS)):
+        unknown = [name for name in fallback_names(setting, primary) if name not in registry]
+        if unknown:
+            found.append(checks.Error(f"{setting} names {', '.join(map(repr, unknown))}, not a provider.",
+                                      hint=f"Use {', '.join(sorted(registry))}, or none.", id="voice.E002"))
+    return found

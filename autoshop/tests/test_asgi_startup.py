@@ -11,8 +11,13 @@ PROBE = """
 import gc, json, sys
 import autoshop.asgi
 from voice.providers import offline_speech
+from voice.call_script import FIXED_PHRASES
+from voice.consumers import PHRASES
 print(json.dumps({"modules": sorted(m for m in ("openai", "deepgram", "piper", "redis") if m in sys.modules),
                   "offline_voice_loaded": offline_speech._voice is not None,
+                  "phrases_in_offline_voice": sum(PHRASES.cached(offline_speech.OfflineTTS(), text) is not None
+                                                  for text in FIXED_PHRASES),
+                  "fixed_phrases": len(FIXED_PHRASES),
                   "frozen": gc.get_freeze_count()}))
 """
 
@@ -28,7 +33,8 @@ def _start(**providers: str) -> dict:
 
 
 def test_vendor_sdks_are_imported_at_start_not_inside_the_first_call() -> None:
-    started = _start(STT_PROVIDER="deepgram", LLM_PROVIDER="openai", TTS_PROVIDER="deepgram")
+    started = _start(STT_PROVIDER="deepgram", LLM_PROVIDER="openai", TTS_PROVIDER="deepgram",
+                     STT_FALLBACK="none", TTS_FALLBACKS="none")
     assert started["modules"] == ["deepgram", "openai"]
     assert not started["offline_voice_loaded"]  # nothing loaded that is not configured
     assert started["frozen"] > 10_000  # Django and the SDKs are out of the collector's full passes
@@ -37,6 +43,14 @@ def test_vendor_sdks_are_imported_at_start_not_inside_the_first_call() -> None:
 def test_the_offline_voice_is_loaded_at_start_when_it_speaks() -> None:
     started = _start(STT_PROVIDER="offline", LLM_PROVIDER="offline", TTS_PROVIDER="offline")
     assert started["offline_voice_loaded"] and "openai" not in started["modules"]
+
+
+def test_the_fixed_phrases_are_pre_rendered_at_start_in_the_fallback_voice_too() -> None:
+    # Deepgram is the voice but is down (port 9 answers nothing): the offline voice behind it still gets them.
+    started = _start(STT_PROVIDER="offline", LLM_PROVIDER="offline", TTS_PROVIDER="deepgram",
+                     DEEPGRAM_API_KEY="dg-key", DEEPGRAM_URL="http://127.0.0.1:9", TTS_FALLBACKS="offline")
+    assert started["offline_voice_loaded"]
+    assert started["phrases_in_offline_voice"] == started["fixed_phrases"]  # the apology among them
 
 
 def test_the_redis_client_is_built_at_start_without_connecting() -> None:

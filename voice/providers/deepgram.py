@@ -1,8 +1,9 @@
 """Deepgram speech to text (live `/v1/listen` WebSocket) via deepgram-sdk 7; text to speech is in `deepgram_tts`.
 
 `DeepgramSTT` keeps one listen socket per call alive: it sends KeepAlive when no audio went out for a while
-(Deepgram hangs up after 10 s without data) and reopens the socket if it drops mid-call. SDK, HTTP and
-socket errors become ProviderError.
+(Deepgram hangs up after 10 s without data), and when the socket drops mid-call it reopens it at once and
+replays the caller's audio since the last final result into it (`voice.providers.replay`), so no words
+are lost. SDK, HTTP and socket errors become ProviderError.
 """
 
 import asyncio
@@ -19,13 +20,9 @@ from deepgram.core.api_error import ApiError
 from deepgram.listen.v1.socket_client import AsyncV1SocketClient
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from voice.providers.base import (
-    ProviderError,
-    SpeechStarted,
-    STTEvent,
-    TranscriptReceived,
-    UtteranceEnded,
-)
+from voice.providers.base import ProviderError, STTEvent
+from voice.providers.deepgram_events import result_span, to_event
+from voice.providers.replay import ReplayBuffer
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +59,18 @@ class DeepgramSTT:
         connect_timeout: float = 3.0,
         reconnect_attempts: int = 3,
         reconnect_backoff: float = 0.2,
+        reconnect_timeout: float = 1.0,
+        replay_seconds: float = 10.0,
     ) -> None:
         self.model = model
         self.keep_alive_interval = keep_alive_interval
         self.connect_timeout = connect_timeout
+        # The first reconnect is made at once, the next ones after reconnect_backoff * 2**(n-1) s, each
+        # given reconnect_timeout s to open: a caller mid-sentence cannot wait for a slow handshake.
         self.reconnect_attempts = reconnect_attempts
         self.reconnect_backoff = reconnect_backoff
+        self.reconnect_timeout = reconnect_timeout
+        self.replay_seconds = replay_seconds
         self._client = AsyncDeepgramClient(api_key=api_key, environment=deepgram_environment(base_url))
 
     def live_options(self) -> dict[str, Any]:
@@ -92,13 +95,15 @@ class DeepgramSTT:
 
 
 _CLOSED = object()  # end-of-events marker on the queue
+REPLAY_CHUNK_BYTES = 3200  # a replay goes out in 400 ms frames
 
 
 class DeepgramSTTStream:
     """One call's transcription: push audio in, iterate events out; survives a dropped socket.
 
-    Audio sent while the socket is being reopened is dropped (and counted in `dropped_bytes`). If the socket
-    cannot be reopened, `events()` raises ProviderError and sending becomes a no-op.
+    Audio is kept for `replay_seconds`; a reopened socket first gets the audio since the last final result
+    (what is older is counted in `dropped_bytes`). If the socket cannot be reopened, `events()` raises
+    ProviderError; audio is still kept, for `unfinalised_audio()` (a fallback engine's start).
     """
 
     def __init__(self, provider: DeepgramSTT) -> None:
@@ -111,8 +116,11 @@ class DeepgramSTTStream:
         self._closing = False
         self._failed = False
         self._last_sent = 0.0
+        self._audio = ReplayBuffer(provider.replay_seconds)
+        self._send_lock = asyncio.Lock()
         self.reconnects = 0
         self.dropped_bytes = 0
+        self.last_reconnect_seconds: float | None = None  # from the drop noticed to the new socket open
 
     async def start(self) -> None:
         await self._connect()
@@ -124,18 +132,26 @@ class DeepgramSTTStream:
     # STTStream
 
     async def send_audio(self, chunk: bytes) -> None:
-        if not chunk or self._closing or self._failed:
+        if not chunk or self._closing:  # never an empty frame: Deepgram closes the socket on one
             return
-        conn = self._conn
-        if conn is None:
-            self.dropped_bytes += len(chunk)
-            return
-        try:
-            await conn.send_media(chunk)
-        except (ConnectionClosed, OSError):
-            self.dropped_bytes += len(chunk)  # the reader notices the drop and reconnects
-            return
-        self._last_sent = asyncio.get_running_loop().time()
+        self._audio.append(chunk)
+        if not self._failed:
+            await self._flush()
+
+    def unfinalised_audio(self) -> bytes:
+        """The kept audio after the last final result: what another engine needs to hear to lose no words."""
+        return self._audio.since_final()
+
+    async def _flush(self) -> None:
+        """Send the socket what it does not have yet (just `chunk`, or a replay after a reconnect)."""
+        async with self._send_lock:
+            while (conn := self._conn) is not None and (data := self._audio.unsent(REPLAY_CHUNK_BYTES)):
+                try:
+                    await conn.send_media(data)
+                except (ConnectionClosed, OSError):
+                    return  # the reader notices the drop, reconnects and replays from the last final
+                self._audio.sent += len(data)
+                self._last_sent = asyncio.get_running_loop().time()
 
     async def keep_alive(self) -> None:
         conn = self._conn
@@ -182,10 +198,10 @@ class DeepgramSTTStream:
 
     # internals
 
-    async def _connect(self) -> None:
+    async def _connect(self, within: float | None = None) -> None:
         stack = AsyncExitStack()
         try:
-            async with asyncio.timeout(self._provider.connect_timeout):
+            async with asyncio.timeout(within or self._provider.connect_timeout):
                 conn = await stack.enter_async_context(
                     self._provider._client.listen.v1.connect(**self._provider.live_options())
                 )
@@ -196,6 +212,7 @@ class DeepgramSTTStream:
             await stack.aclose()
             raise ProviderError(f"Deepgram listen socket could not be opened: {exc!r}") from exc
         self._exit_stack, self._conn = stack, conn
+        self.dropped_bytes += self._audio.new_socket()  # before any await: the next send replays
 
     async def _disconnect(self) -> None:
         stack, self._exit_stack, self._conn = self._exit_stack, None, None
@@ -211,7 +228,10 @@ class DeepgramSTTStream:
                 assert conn is not None
                 try:
                     async for message in conn:
-                        event = _to_event(message)
+                        span = result_span(message)
+                        if span is not None and not self._audio.result(*span):
+                            continue  # words a replay made Deepgram transcribe a second time
+                        event = to_event(message)
                         if event is not None:
                             self._queue.put_nowait(event)
                     lost: BaseException | None = None
@@ -220,9 +240,12 @@ class DeepgramSTTStream:
                 if self._closing:
                     return
                 logger.warning("Deepgram listen socket dropped mid-call (%r); reconnecting", lost)
+                dropped_at = asyncio.get_running_loop().time()
                 await self._disconnect()
                 if not await self._reconnect():
                     return
+                self.last_reconnect_seconds = asyncio.get_running_loop().time() - dropped_at
+                await self._flush()
         except Exception as exc:
             # Anything else would leave events() waiting forever: report it there instead.
             logger.exception("Deepgram transcription reader failed")
@@ -233,11 +256,12 @@ class DeepgramSTTStream:
         provider = self._provider
         error: ProviderError | None = None
         for attempt in range(provider.reconnect_attempts):
-            await asyncio.sleep(provider.reconnect_backoff * 2**attempt)
+            if attempt:
+                await asyncio.sleep(provider.reconnect_backoff * 2 ** (attempt - 1))
             if self._closing:
                 return False
             try:
-                await self._connect()
+                await self._connect(provider.reconnect_timeout)
             except ProviderError as exc:
                 error = exc
                 logger.warning("Deepgram reconnect attempt %d failed: %s", attempt + 1, exc)
@@ -265,23 +289,3 @@ class DeepgramSTTStream:
                 await self.keep_alive()
                 idle = 0.0
             await asyncio.sleep(interval - idle)
-
-
-def _to_event(message: object) -> STTEvent | None:
-    """Our event for one SDK message; None for what the call loop does not need (Metadata, unknown types)."""
-    kind = getattr(message, "type", None)  # the SDK yields None for message types it does not know
-    if kind == "Results":
-        alternatives = message.channel.alternatives  # type: ignore[attr-defined]
-        text = alternatives[0].transcript if alternatives else ""
-        is_final = bool(message.is_final)  # type: ignore[attr-defined]
-        speech_final = bool(message.speech_final)  # type: ignore[attr-defined]
-        if not text and not speech_final:
-            return None  # silence: Deepgram sends empty results while nobody talks
-        return TranscriptReceived(text=text, is_final=is_final, speech_final=speech_final)
-    if kind == "SpeechStarted":
-        return SpeechStarted()
-    if kind == "UtteranceEnd":
-        return UtteranceEnded()
-    if kind == "Error":
-        logger.warning("Deepgram sent an error message: %s", message)
-    return None

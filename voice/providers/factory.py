@@ -2,10 +2,12 @@
 
 Each role has a registry mapping a setting value to a `Provider` (module, builder, the setting holding its
 API key). To add a provider, add one entry to the matching registry; nothing else changes (the system
-checks read the same entries).
+checks read the same entries). Speech is wrapped in its fallbacks (STT_FALLBACK, TTS_FALLBACKS) when any
+are configured: `voice.providers.fallback`.
 """
 
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -16,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from voice.providers.base import ChatModel, STTProvider, TTSProvider
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 def _deepgram_stt(api_key: str) -> STTProvider:
@@ -71,6 +74,10 @@ def _offline_brain(api_key: str) -> ChatModel:  # needs no key
     return OfflineBrain()
 
 
+def _load_offline_recogniser() -> None:
+    importlib.import_module("pocketsphinx")
+
+
 def _load_offline_voice() -> None:
     from voice.providers.offline_speech import _piper_voice
 
@@ -107,7 +114,7 @@ class Provider(Generic[T]):
 # Setting value -> provider, one registry per role.
 STT_PROVIDERS: dict[str, Provider[STTProvider]] = {
     "deepgram": Provider("voice.providers.deepgram", _deepgram_stt, key_setting="DEEPGRAM_API_KEY"),
-    "offline": Provider("voice.providers.offline_speech", _offline_stt),
+    "offline": Provider("voice.providers.offline_speech", _offline_stt, warm=_load_offline_recogniser),
 }
 CHAT_PROVIDERS: dict[str, Provider[ChatModel]] = {
     "openai": Provider("voice.providers.openai_chat", _openai_chat, key_setting="OPENAI_API_KEY"),
@@ -126,8 +133,14 @@ ROLES: tuple[tuple[str, str, dict[str, Provider[Any]]], ...] = (
 
 
 def make_stt() -> STTProvider:
-    """The speech-to-text provider named by STT_PROVIDER."""
-    return _make("STT_PROVIDER", "speech-to-text", STT_PROVIDERS)
+    """The speech-to-text provider named by STT_PROVIDER, with STT_FALLBACK behind it if one is set."""
+    primary = _make("STT_PROVIDER", "speech-to-text", STT_PROVIDERS)
+    fallbacks = _fallbacks("STT_FALLBACK", "STT_PROVIDER", STT_PROVIDERS)
+    if not fallbacks:
+        return primary
+    from voice.providers.fallback import FallbackSTT
+
+    return FallbackSTT(primary, fallbacks[0])
 
 
 def make_chat() -> ChatModel:
@@ -136,8 +149,35 @@ def make_chat() -> ChatModel:
 
 
 def make_tts() -> TTSProvider:
-    """The text-to-speech provider named by TTS_PROVIDER."""
-    return _make("TTS_PROVIDER", "text-to-speech", TTS_PROVIDERS)
+    """The text-to-speech provider named by TTS_PROVIDER, followed by the voices of TTS_FALLBACKS if any."""
+    primary = _make("TTS_PROVIDER", "text-to-speech", TTS_PROVIDERS)
+    fallbacks = _fallbacks("TTS_FALLBACKS", "TTS_PROVIDER", TTS_PROVIDERS)
+    if not fallbacks:
+        return primary
+    from voice.providers.fallback import FallbackTTS
+
+    return FallbackTTS([primary, *fallbacks])
+
+
+def fallback_names(setting: str, primary_setting: str) -> list[str]:
+    """The provider names a fallback setting lists ("none" or empty for none), without the primary or repeats."""
+    value = getattr(settings, setting, ())
+    names = [str(n).strip().lower() for n in ([value] if isinstance(value, str) else value)]
+    primary = configured_name(primary_setting)
+    return [n for i, n in enumerate(names) if n not in ("", "none", primary) and n not in names[:i]]
+
+
+def _fallbacks(setting: str, primary_setting: str, registry: dict[str, Provider[T]]) -> list[T]:
+    built: list[T] = []
+    for name in fallback_names(setting, primary_setting):
+        provider = registry.get(name)
+        if provider is None:
+            raise ImproperlyConfigured(f"{setting} names {name!r}, which is not one of: {', '.join(sorted(registry))}.")
+        try:
+            built.append(provider.make(name))
+        except ImproperlyConfigured as exc:  # a fallback without its key: the call still has its primary
+            logger.warning("%s: skipping %r: %s", setting, name, exc)
+    return built
 
 
 def configured_name(setting: str) -> str:
@@ -169,9 +209,16 @@ def preload_configured() -> list[str]:
             provider = _configured(setting, role, registry)
         except ImproperlyConfigured:
             continue
-        if provider.module not in loaded:
-            importlib.import_module(provider.module)
-            loaded.append(provider.module)
-        if provider.warm is not None:
-            provider.warm()
+        backups = {"STT_PROVIDER": "STT_FALLBACK", "TTS_PROVIDER": "TTS_FALLBACKS"}.get(setting)
+        extra = [registry[n] for n in fallback_names(backups, setting) if n in registry] if backups else []
+        for each in (provider, *extra):
+            _preload(each, loaded)
     return loaded
+
+
+def _preload(provider: Provider[Any], loaded: list[str]) -> None:
+    if provider.module not in loaded:
+        importlib.import_module(provider.module)
+        loaded.append(provider.module)
+    if provider.warm is not None:
+        provider.warm()

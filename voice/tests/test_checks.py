@@ -2,7 +2,7 @@
 
 import pytest
 
-from voice.checks import check_providers
+from voice.checks import check_providers, check_speech_fallbacks
 
 
 def test_a_cloud_provider_without_its_key_is_warned_about_with_a_hint(settings) -> None:
@@ -53,3 +53,14 @@ def test_an_unknown_caller_verification_mode_fails_manage_py_check() -> None:
     good = subprocess.run([sys.executable, "manage.py", "check"], cwd=root, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert good.returncode == 0, good.stderr
+
+
+def test_an_unknown_speech_fallback_fails_manage_py_check_and_none_is_fine(settings) -> None:
+    settings.STT_PROVIDER, settings.TTS_PROVIDER = "deepgram", "deepgram"
+    settings.STT_FALLBACK, settings.TTS_FALLBACKS = "offlin", ["elevenlabs", "pigeon"]
+    errors = check_speech_fallbacks()
+    assert [e.id for e in errors] == ["voice.E002", "voice.E002"]
+    assert "'offlin'" in errors[0].msg and "'pigeon'" in errors[1].msg and "elevenlabs" not in errors[1].msg
+
+    settings.STT_FALLBACK, settings.TTS_FALLBACKS = "none", ["offline"]
+    assert check_speech_fallbacks() == []

@@ -18,6 +18,7 @@ def _keys(settings) -> None:
     settings.DEEPGRAM_API_KEY = "dg-key"
     settings.OPENAI_API_KEY = "sk-key"
     settings.ELEVENLABS_API_KEY = "xi-key"
+    settings.STT_FALLBACK, settings.TTS_FALLBACKS = "none", []  # the primaries alone; fallbacks tested below
 
 
 def test_the_default_names_build_deepgram_openai_and_deepgram(settings) -> None:
@@ -103,3 +104,48 @@ def test_offline_engines_are_the_defaults_without_keys_and_can_be_named(settings
     assert isinstance(make_stt(), OfflineSTT)
     assert isinstance(make_chat(), OfflineBrain)
     assert isinstance(make_tts(), OfflineTTS)
+
+
+# --- fallbacks (issue 13) ---------------------------------------------------------------------------------
+
+
+def test_stt_fallback_wraps_deepgram_with_the_offline_engine_and_none_turns_it_off(settings) -> None:
+    from voice.providers.fallback import FallbackSTT
+    from voice.providers.offline_speech import OfflineSTT
+
+    settings.STT_PROVIDER, settings.STT_FALLBACK = "deepgram", "offline"
+    stt = make_stt()
+    assert isinstance(stt, FallbackSTT)
+    assert isinstance(stt.primary, DeepgramSTT) and isinstance(stt.fallback, OfflineSTT)
+
+    settings.STT_FALLBACK = "none"
+    assert isinstance(make_stt(), DeepgramSTT)
+    settings.STT_PROVIDER, settings.STT_FALLBACK = "offline", "offline"  # no fallback to itself
+    assert isinstance(make_stt(), OfflineSTT)
+
+
+def test_tts_fallbacks_follow_the_configured_voice_in_order_without_repeating_it(settings) -> None:
+    from voice.providers.fallback import FallbackTTS
+    from voice.providers.offline_speech import OfflineTTS
+
+    settings.TTS_PROVIDER, settings.TTS_FALLBACKS = "deepgram", ["elevenlabs", "deepgram", "offline"]
+    tts = make_tts()
+    assert isinstance(tts, FallbackTTS)
+    assert [type(v) for v in tts.chain] == [DeepgramTTS, ElevenLabsTTS, OfflineTTS]
+
+    settings.TTS_FALLBACKS = "none"
+    assert isinstance(make_tts(), DeepgramTTS)
+
+
+def test_a_fallback_voice_without_its_key_is_skipped_and_an_unknown_one_refused(settings) -> None:
+    from voice.providers.fallback import FallbackTTS
+    from voice.providers.offline_speech import OfflineTTS
+
+    settings.TTS_PROVIDER, settings.TTS_FALLBACKS, settings.ELEVENLABS_API_KEY = "deepgram", ["elevenlabs",
+                                                                                             "offline"], ""
+    tts = make_tts()
+    assert isinstance(tts, FallbackTTS) and [type(v) for v in tts.chain] == [DeepgramTTS, OfflineTTS]
+
+    settings.TTS_FALLBACKS = ["carrier-pigeon"]
+    with pytest.raises(ImproperlyConfigured, match="TTS_FALLBACKS names 'carrier-pigeon'"):
+        make_tts()

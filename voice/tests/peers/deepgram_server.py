@@ -11,12 +11,18 @@ GET requests, so it cannot answer a POST itself).
         await dg.wait_for_audio(3200)
         await dg.send(utterance_end())        # push any message to the newest listener
         dg.drop()                             # kill the socket without a close frame (reconnect tests)
+        await dg.close_listener(1011)         # or close it with an error code, as Deepgram does
+        dg.refuse_next(2); dg.hang_next(1)    # the next handshakes fail (HTTP 503) or never answer
+
+    `FakeDeepgram(recognise=True)` transcribes `spoken("book an oil change")` audio word by word, as final
+    results whose start/duration are offsets in that socket's audio, like Deepgram's.
         dg.sessions[0].query["encoding"]      # "mulaw"; .audio, .controls ({"type": "KeepAlive"}, ...)
         dg.speak_requests[0].text             # what was synthesised; .query has model/encoding/...
 """
 
 import asyncio
 import contextlib
+import copy
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -49,11 +55,12 @@ def results(
     *,
     is_final: bool = False,
     speech_final: bool = False,
-    start: float = 0.0,
+    start: float | None = None,
     duration: float = 1.0,
     from_finalize: bool = False,
 ) -> dict[str, Any]:
-    """A `Results` message with one alternative carrying `transcript`, words spread over `duration`."""
+    """A `Results` message with one alternative carrying `transcript`, words spread over `duration`.
+    `start` None: the peer places it where Deepgram would, just after the socket's last final result."""
     msg = load_fixture("deepgram", "results_final")
     msg.update(
         is_final=is_final, speech_final=speech_final, start=start, duration=duration, from_finalize=from_finalize
@@ -65,14 +72,54 @@ def results(
     alternative["words"] = [
         {
             "word": word.strip(".,?!").lower(),
-            "start": round(start + i * step, 3),
-            "end": round(start + (i + 1) * step, 3),
+            "start": round((start or 0.0) + i * step, 3),
+            "end": round((start or 0.0) + (i + 1) * step, 3),
             "confidence": 0.98,
             "punctuated_word": word,
         }
         for i, word in enumerate(words)
     ]
     return msg
+
+
+def _placed(message: dict[str, Any], session: "ListenSession") -> dict[str, Any]:
+    """`message` with a `Results` start filled in (after the socket's last final), and that final noted."""
+    if message.get("type") != "Results":
+        return message
+    if message.get("start") is None:
+        message = copy.deepcopy(message)
+        message["start"] = offset = session.final_end
+        for word in message["channel"]["alternatives"][0]["words"]:
+            word["start"], word["end"] = round(word["start"] + offset, 3), round(word["end"] + offset, 3)
+    if message.get("is_final"):
+        session.final_end = message["start"] + message["duration"]
+    return message
+
+
+# Scripted speech a recognising peer understands: each word is a run of one byte value (a mu-law level no
+# silence uses), 40 ms per letter plus 40 ms; words are apart by 60 ms of silence (0xFF, mu-law zero).
+FRAME_BYTES = 160
+SILENCE_BYTE = 0xFF
+_WORD_BYTES: dict[str, int] = {}
+_BYTE_WORDS: dict[int, str] = {}
+
+
+def word_audio(word: str) -> bytes:
+    """The audio of one scripted word (a new word gets the next free byte value)."""
+    if word not in _WORD_BYTES:
+        value = 0x01 + len(_WORD_BYTES)
+        assert value < 0x7F, "too many scripted words"
+        _WORD_BYTES[word], _BYTE_WORDS[value] = value, word
+    return bytes([_WORD_BYTES[word]]) * (2 * FRAME_BYTES * (len(word) + 1))
+
+
+def silence(seconds: float) -> bytes:
+    return bytes([SILENCE_BYTE]) * int(seconds * MULAW_BYTES_PER_SECOND)
+
+
+def spoken(text: str) -> bytes:
+    """Scripted speech for `text`, each word followed by 60 ms of silence."""
+    return b"".join(word_audio(word) + silence(0.06) for word in text.split())
 
 
 def speech_started(timestamp: float = 0.08) -> dict[str, Any]:
@@ -118,6 +165,23 @@ class ListenSession:
     controls: list[dict[str, Any]] = field(default_factory=list)
     closed: bool = False
     close_code: int | None = None
+    final_end: float = 0.0  # seconds: where the last final result sent on this socket ended
+    heard: int = 0  # bytes of audio the recogniser has looked at
+    word_start: int = 0  # where the run of bytes being heard began
+
+    def recognise(self) -> list[dict[str, Any]]:
+        """Final results for the scripted words whose audio has ended since the last call."""
+        found = []
+        while self.heard < len(self.audio):
+            value = self.audio[self.heard]
+            if value != self.audio[self.word_start]:
+                word = _BYTE_WORDS.get(self.audio[self.word_start])
+                if word is not None and self.heard - self.word_start >= FRAME_BYTES:
+                    start, end = self.word_start / MULAW_BYTES_PER_SECOND, self.heard / MULAW_BYTES_PER_SECOND
+                    found.append(results(word, is_final=True, start=start, duration=round(end - start, 4)))
+                self.word_start = self.heard
+            self.heard += 1
+        return found
 
     def control_types(self) -> list[str]:
         return [c.get("type", "") for c in self.controls]
@@ -157,9 +221,14 @@ class FakeDeepgram:
         speak_chunk_size: int = 320,
         speak_first_byte_delay: float = 0.0,
         speak_chunk_delay: float = 0.0,
+        recognise: bool = False,
     ) -> None:
         self.api_key = api_key
         self.script = list(script)
+        self.recognise = recognise
+        self.refusals = 0  # the next this many listen handshakes get HTTP 503
+        self.hangs = 0  # the next this many listen handshakes never get an answer
+        self.speak_fail_after: int | None = None  # /v1/speak resets the connection after this many bytes
         self.idle_timeout = idle_timeout
         self.speak_audio = speak_audio
         self.speak_chunk_size = speak_chunk_size
@@ -175,6 +244,7 @@ class FakeDeepgram:
         self._runner: web.AppRunner | None = None
         self._front: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
+        self._stopping = asyncio.Event()
 
     # lifecycle
 
@@ -198,6 +268,7 @@ class FakeDeepgram:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._stopping.set()
         if self._front is not None:
             self._front.close()
         for writer in list(self._pipes):
@@ -223,11 +294,24 @@ class FakeDeepgram:
 
     async def send(self, message: dict[str, Any], session: int = -1) -> None:
         """Send a JSON message (e.g. `results(...)`) to a listen socket, the newest by default."""
-        await self.sessions[session].connection.send(json.dumps(message))
+        target = self.sessions[session]
+        await target.connection.send(json.dumps(_placed(message, target)))
 
     def drop(self, session: int = -1) -> None:
         """Kill a listen socket's TCP connection without a close frame, as a network failure would."""
         self.sessions[session].connection.transport.abort()
+
+    async def close_listener(self, code: int = 1011, reason: str = "NET-0000", session: int = -1) -> None:
+        """Close a listen socket with a close frame carrying an error code, as Deepgram does mid-call."""
+        await self.sessions[session].connection.close(code, reason)
+
+    def refuse_next(self, count: int) -> None:
+        """Answer the next `count` listen handshakes with HTTP 503."""
+        self.refusals = count
+
+    def hang_next(self, count: int) -> None:
+        """Leave the next `count` listen handshakes unanswered (a Deepgram that accepts TCP and then stalls)."""
+        self.hangs = count
 
     async def wait_for_sessions(self, count: int, within: float = 2.0) -> None:
         await wait_until(lambda: len(self.sessions) >= count, within, f"{count} listen session(s)")
@@ -248,7 +332,7 @@ class FakeDeepgram:
 
     # WebSocket side
 
-    def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         if urlsplit(request.path).path != "/v1/listen":
             return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
@@ -258,6 +342,15 @@ class FakeDeepgram:
             response = connection.respond(HTTPStatus.UNAUTHORIZED, json.dumps(body))
             response.headers["Content-Type"] = "application/json"
             return response
+        if self.hangs > 0:
+            self.hangs -= 1
+            self.rejected_handshakes.append(0)
+            await self._stopping.wait()  # until the test is over
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Service Unavailable\n")
+        if self.refusals > 0:
+            self.refusals -= 1
+            self.rejected_handshakes.append(HTTPStatus.SERVICE_UNAVAILABLE)
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Service Unavailable\n")
         if self.reject_status is not None:
             self.rejected_handshakes.append(self.reject_status)
             return connection.respond(self.reject_status, "Service Unavailable\n")
@@ -283,7 +376,9 @@ class FakeDeepgram:
                     session.audio.extend(message)
                     session.audio_frames += 1
                     while pending and len(session.audio) >= pending[0][0]:
-                        await connection.send(json.dumps(pending.pop(0)[1]))
+                        await connection.send(json.dumps(_placed(pending.pop(0)[1], session)))
+                    for found in session.recognise() if self.recognise else ():
+                        await connection.send(json.dumps(_placed(found, session)))
                     continue
                 control = json.loads(message)
                 session.controls.append(control)
@@ -334,6 +429,8 @@ class FakeDeepgram:
         for offset in range(0, len(audio), self.speak_chunk_size):
             if offset:
                 await asyncio.sleep(self.speak_chunk_delay)
+            if self.speak_fail_after is not None and offset >= self.speak_fail_after:
+                return cut_off(request, response)
             await response.write(audio[offset : offset + self.speak_chunk_size])
         await response.write_eof()
         return response
@@ -359,6 +456,13 @@ class FakeDeepgram:
                 if w is not None:
                     self._pipes.discard(w)
                     w.close()
+
+
+def cut_off(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """Reset the connection mid-response (the client sees a chunked body that never ends)."""
+    assert request.transport is not None
+    request.transport.abort()
+    return response
 
 
 async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:

@@ -7,7 +7,8 @@
         el.requests[0].voice_id, el.requests[0].query["output_format"], el.requests[0].body["model_id"]
 
 Checks the `xi-api-key` header (401 in ElevenLabs' error shape otherwise) and that `output_format` is
-`ulaw_8000` (the only format this peer produces; 400 otherwise).
+`ulaw_8000` (the only format this peer produces; 400 otherwise). Faults: `fail_status` answers every request
+with that status; `fail_after_bytes` resets the connection after that much of the audio.
 """
 
 import asyncio
@@ -20,7 +21,7 @@ from typing import Any, Self
 from aiohttp import web
 
 from voice.tests.peers import start_app
-from voice.tests.peers.deepgram_server import sample_audio
+from voice.tests.peers.deepgram_server import cut_off, sample_audio
 
 
 @dataclass
@@ -49,6 +50,7 @@ class FakeElevenLabs:
         self.first_byte_delay = first_byte_delay
         self.chunk_delay = chunk_delay
         self.fail_status: int | None = None
+        self.fail_after_bytes: int | None = None
         self.requests: list[SpeechRequest] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -91,6 +93,8 @@ class FakeElevenLabs:
         for offset in range(0, len(audio), self.chunk_size):
             if offset:
                 await asyncio.sleep(self.chunk_delay)
+            if self.fail_after_bytes is not None and offset >= self.fail_after_bytes:
+                return cut_off(request, response)
             await response.write(audio[offset : offset + self.chunk_size])
         await response.write_eof()
         return response
