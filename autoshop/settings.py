@@ -315,3 +315,6 @@ STT_FALLBACK = env.str("STT_FALLBACK", default="offline" if OFFLINE_STT_INSTALLE
 TTS_FALLBACKS = env.list("TTS_FALLBACKS", default=[
     name for name, usable in (("elevenlabs", ELEVENLABS_API_KEY), ("deepgram", DEEPGRAM_API_KEY),
                               ("offline", OFFLINE_TTS_INSTALLED)) if usable])
+# A cloud voice that sends nothing for this long (connecting, or between audio chunks) has failed: the next
+# voice says the sentence. Aura and ElevenLabs Flash send their first audio in well under half a second.
+TTS_TIMEOUT_SECONDS = env.float("TTS_TIMEOUT_SECONDS", default=1.5)

@@ -42,7 +42,8 @@ def _openai_chat(api_key: str) -> ChatModel:
 def _deepgram_tts(api_key: str) -> TTSProvider:
     from voice.providers.deepgram_tts import DeepgramTTS
 
-    return DeepgramTTS(api_key, settings.DEEPGRAM_URL or None, model=settings.DEEPGRAM_TTS_MODEL)
+    return DeepgramTTS(api_key, settings.DEEPGRAM_URL or None, model=settings.DEEPGRAM_TTS_MODEL,
+                       timeout=settings.TTS_TIMEOUT_SECONDS, connect_timeout=settings.TTS_TIMEOUT_SECONDS)
 
 
 def _elevenlabs_tts(api_key: str) -> TTSProvider:
@@ -53,6 +54,8 @@ def _elevenlabs_tts(api_key: str) -> TTSProvider:
         settings.ELEVENLABS_URL or None,
         voice_id=settings.ELEVENLABS_VOICE_ID,
         model_id=settings.ELEVENLABS_MODEL,
+        timeout=settings.TTS_TIMEOUT_SECONDS,
+        connect_timeout=settings.TTS_TIMEOUT_SECONDS,
     )
 
 

@@ -143,3 +143,27 @@ async def test_a_reply_the_first_voice_cannot_speak_is_heard_in_the_next_voice_w
     assert reply == call.chat.reply and APOLOGY not in backup.texts + primary.texts
     assert " ".join(backup.texts) == reply  # every sentence, the first one included
     assert primary.texts[1] == backup.texts[0]
+
+
+async def test_a_voice_that_stalls_is_given_up_after_tts_timeout_seconds_and_the_next_voice_speaks(settings) -> None:
+    """What make_tts() builds: a Deepgram that accepts the request and sends nothing costs the caller
+    TTS_TIMEOUT_SECONDS of silence (the providers waited 5 s before), then ElevenLabs says it."""
+    import time
+
+    from voice.providers.factory import make_tts
+
+    async with FakeDeepgram() as dg, FakeElevenLabs(audio_for=eleven_audio) as el:
+        dg.speak_first_byte_delay = 30.0
+        settings.TTS_PROVIDER, settings.TTS_FALLBACKS = "deepgram", ["elevenlabs"]
+        settings.DEEPGRAM_API_KEY, settings.DEEPGRAM_URL = "test-key", dg.url
+        settings.ELEVENLABS_API_KEY, settings.ELEVENLABS_URL = "xi-test", el.url
+        settings.TTS_TIMEOUT_SECONDS = 1.0
+        tts = make_tts()
+        try:
+            started = time.monotonic()
+            audio = await speak(tts, SENTENCE)
+            took = time.monotonic() - started
+        finally:
+            await tts.aclose()
+    assert audio == eleven_audio(SENTENCE)
+    assert 1.0 <= took < 2.5, took
