@@ -96,6 +96,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABAS
         raise ImproperlyConfigured("CONN_MAX_AGE must be 0 while DATABASE_POOL_SIZE > 0 (set one of them to 0).")
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": min(2, DATABASE_POOL_SIZE), "max_size": DATABASE_POOL_SIZE, "timeout": 10}
+    # Each pooled connection is checked (an empty round trip) as it is handed out (Django passes psycopg's
+    # check_connection to the pool): after a Postgres restart or failover every pooled connection is dead,
+    # and a write retried "on a fresh connection" must not be handed another dead one.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent writers (ASGI server + qcluster) wait for the lock instead of failing at once, and
     # IMMEDIATE transactions take it up front, so a booking's read-check-write cannot interleave.

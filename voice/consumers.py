@@ -164,10 +164,13 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             logger.exception("call %s: winding the session down failed; logging the call anyway",
                              session.record.call_sid)
         record = session.record  # the call's own memory: the call log never depends on the cache
-        await database_sync_to_async(call_log_finish)(
-            call_sid=record.call_sid, transcript=record.transcript, latency=record.latency,
-            outcome=record.final_outcome(), customer_id=record.facts.customer_id,
-            protocol_errors=self.errors.take_unrecorded())
+        try:
+            await database_sync_to_async(call_log_finish)(
+                call_sid=record.call_sid, transcript=record.transcript, latency=record.latency,
+                outcome=record.final_outcome(), customer_id=record.facts.customer_id,
+                protocol_errors=self.errors.take_unrecorded())
+        except DatabaseError:  # already retried once on a fresh connection; the stream must still close
+            logger.exception("call %s: the call log could not be written", record.call_sid)
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
