@@ -111,9 +111,32 @@ class FaultLab:
             status, body = getattr(exc, "code", 0), getattr(exc, "read", lambda: b"{}")()
         return status, json.loads(body or b"{}"), time.monotonic() - started
 
+    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Read the server's database directly (SQLite file, or its own Postgres database); `?` placeholders."""
+        dsn = self.extra.get("postgres")
+        if dsn is None:
+            return self.server.query(sql, *args)
+        import psycopg
+
+        with psycopg.connect(dsn, autocommit=True) as db:
+            return db.execute(sql.replace("?", "%s").encode(), args).fetchall()
+
     def call_log(self, call_sid: str) -> tuple[str, list[dict[str, Any]]] | None:
-        rows = self.server.query("SELECT outcome, transcript FROM crm_calllog WHERE call_sid = ?", call_sid)
-        return (rows[0][0], json.loads(rows[0][1] or "[]")) if rows else None
+        rows = self.query("SELECT outcome, transcript FROM crm_calllog WHERE call_sid = ?", call_sid)
+        if not rows:
+            return None
+        transcript = rows[0][1]
+        return rows[0][0], json.loads(transcript or "[]") if isinstance(transcript, str) else transcript
+
+    def kill_database_connections(self) -> int:
+        """`pg_terminate_backend` on every connection to the server's own database (never anyone else's):
+        what a Postgres restart or failover does to the pooled connections. How many were ended."""
+        import psycopg
+
+        with psycopg.connect(self.extra["postgres"], autocommit=True) as db:
+            rows = db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                              " WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+        return len(rows)
 
 
 def template_database(folder: Path) -> Path:
@@ -133,7 +156,8 @@ def running_server(folder: Path, name: str, extra_env: dict[str, str]) -> Iterat
     """Daphne (the production command) on a copy of the template database, with `extra_env`."""
     port = free_port()
     database = folder / f"{name}.sqlite3"
-    shutil.copyfile(template_database(folder), database)
+    if "DATABASE_URL" not in extra_env:
+        shutil.copyfile(template_database(folder), database)
     env = {**server_env(port, database), "FRONT_DESK_NUMBER": FRONT_DESK, **extra_env}
     log = folder / f"{name}.log"
     with log.open("wb") as out:
@@ -178,6 +202,40 @@ def fault_lab(folder: Path) -> Iterator[FaultLab]:
         with contextlib.suppress(Exception):
             rest.__exit__(None, None, None)
         redis.kill()
+
+
+@contextlib.contextmanager
+def postgres_lab(folder: Path, server_url: str = "postgres://postgres@127.0.0.1:5432/postgres") -> Iterator[FaultLab]:
+    """A lab whose server runs on a Postgres database of its own (created, migrated, seeded, dropped
+    here), so its connections can be killed without touching anyone else's. Builtin calendar."""
+    import psycopg
+
+    from telephony.tests.twilio_rest import FakeTwilioREST
+
+    name = f"faults_{os.urandom(4).hex()}"
+    base, _, _ = server_url.rpartition("/")
+    dsn = f"{base}/{name}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    redis = OwnRedis(folder)
+    rest = FakeTwilioREST(account_sid=TWILIO_ACCOUNT, auth_token=AUTH_TOKEN).__enter__()
+    try:
+        redis.start()
+        env = {"DATABASE_URL": dsn, "REDIS_URL": redis.url, "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT,
+               "TWILIO_API_BASE_URL": rest.url}
+        setup = {**server_env(0, folder / "unused.sqlite3"), **env}
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=setup, check=True, timeout=180)  # noqa: S603
+        subprocess.run([*manage, "seed_crm", "--customers", "10", "--appointments", "3", "--seed", "1"],  # noqa: S603
+                       cwd=ROOT, env=setup, check=True, timeout=180, capture_output=True)
+        with running_server(folder, name, env) as server:
+            yield FaultLab(server=server, redis=redis, rest=rest, folder=folder, extra={"postgres": dsn})
+    finally:
+        with contextlib.suppress(Exception):
+            rest.__exit__(None, None, None)
+        redis.kill()
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
 
 # --- the caller -------------------------------------------------------------------------------------
@@ -481,8 +539,8 @@ async def calendar_down_while_booking(lab: FaultLab) -> FaultResult:
         synced = await asyncio.to_thread(_calendar_tried, lab, call.number)
         await call.sound_after(synced)  # the confirmation follows the booking (and its calendar attempt)
     complete, outcome = await asyncio.to_thread(log_complete, lab, call, presses=1, replies=3)
-    rows = lab.server.query("SELECT a.calendar_sync FROM crm_appointment a JOIN crm_customer c ON c.id = a.customer_id"
-                            " WHERE c.phone = ?", call.number)
+    rows = lab.query("SELECT a.calendar_sync FROM crm_appointment a JOIN crm_customer c ON c.id = a.customer_id"
+                     " WHERE c.phone = ?", call.number)
     notes = f"appointment calendar_sync={rows[0][0] if rows else 'no appointment'}"
     return FaultResult("calendar down, booking", call.longest_silence, False, False,
                        complete and outcome == "booked" and bool(rows) and rows[0][0] != "synced", outcome, notes)
@@ -492,7 +550,7 @@ def _calendar_tried(lab: FaultLab, phone: str, timeout: float = 15.0) -> float:
     """Wait until the caller's appointment exists and its calendar sync was attempted; when that was."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rows = lab.server.query("SELECT a.calendar_sync FROM crm_appointment a JOIN crm_customer c"
+        rows = lab.query("SELECT a.calendar_sync FROM crm_appointment a JOIN crm_customer c"
                                 " ON c.id = a.customer_id WHERE c.phone = ?", phone)
         if rows and rows[0][0] != "pending":
             break
@@ -525,6 +583,48 @@ async def twilio_rest_down_on_transfer(lab: FaultLab) -> FaultResult:
     return FaultResult("Twilio REST down on transfer", call.longest_silence, person, False, complete, outcome, how)
 
 
+async def postgres_connections_killed_mid_call(lab: FaultLab) -> FaultResult:
+    """Point 6: every connection of the server to its database killed (a restart) between two turns, and
+    again before the call's end: the call goes on, its log is written on a fresh connection."""
+    async with Caller(lab.server, "+15550107006") as call:
+        await call.heard()
+        await call.quiet()
+        killed = await asyncio.to_thread(lab.kill_database_connections)
+        await call.press("1")
+        await call.heard()
+        killed += await asyncio.to_thread(lab.kill_database_connections)
+        person, how = await _ask_for_a_person(lab, call)
+    complete, outcome = await asyncio.to_thread(log_complete, lab, call, presses=2, replies=3)
+    return FaultResult("Postgres connections killed mid-call", call.longest_silence, person, False, complete,
+                       outcome, f"{killed} backends ended; {how}")
+
+
+async def postgres_connections_killed_before_booking(lab: FaultLab) -> FaultResult:
+    """Point 6: the connections killed just before the caller's "yes": booked once, and the caller hears so."""
+    line = await asyncio.to_thread(speech, "oil change on Tuesday at ten please")
+    async with Caller(lab.server, "+15550107007") as call:
+        await call.heard()
+        await call.quiet()
+        await call.say(line)
+        await call.heard()
+        await call.quiet()
+        killed = await asyncio.to_thread(lab.kill_database_connections)
+        await call.press("1")
+        await call.heard()
+        synced = await asyncio.to_thread(_calendar_tried, lab, call.number)
+        await call.sound_after(synced)
+    complete, outcome = await asyncio.to_thread(log_complete, lab, call, presses=1, replies=3)
+    rows = lab.query("SELECT count(*) FROM crm_appointment a JOIN crm_customer c ON c.id = a.customer_id"
+                     " WHERE c.phone = ?", call.number)
+    booked = rows[0][0]
+    return FaultResult("Postgres killed before booking", call.longest_silence, False, False,
+                       complete and booked == 1, outcome, f"{killed} backends ended; {booked} appointment(s)")
+
+
+# Faults for a server on its own Postgres database (`postgres_lab`).
+POSTGRES_FAULTS: dict[str, "Fault"] = {}
+
+
 @dataclass(frozen=True)
 class Fault:
     """A row of the fault table: the scenario, the outcome its call log must show, and whether the caller
@@ -544,3 +644,8 @@ LAB_FAULTS: dict[str, Fault] = {
     "twilio-rest-500-transfer": Fault(twilio_rest_500_on_transfer, "transferred", needs_person=True),
     "twilio-rest-down-transfer": Fault(twilio_rest_down_on_transfer, "transferred", needs_person=True),
 }
+
+POSTGRES_FAULTS.update({
+    "postgres-killed-mid-call": Fault(postgres_connections_killed_mid_call, "transferred", needs_person=True),
+    "postgres-killed-before-booking": Fault(postgres_connections_killed_before_booking, "booked", needs_person=False),
+})
