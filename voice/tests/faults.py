@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterator
@@ -181,22 +182,43 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
+class BlackHole:
+    """A TCP server that accepts connections and never answers: a service that is up but hung."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._held: list[socket.socket] = []
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self._held.append(self._server.accept()[0])
+
+    def close(self) -> None:
+        for held in self._held:
+            held.close()
+        self._server.close()
+
+
 @contextlib.contextmanager
-def fault_lab(folder: Path) -> Iterator[FaultLab]:
-    """The shared lab: own Redis, a live Twilio REST peer, a Google Calendar that is down (a closed
-    port), front desk configured; one Daphne for every fault that needs nothing else."""
+def fault_lab(folder: Path, calendar: str | None = None, name: str = "lab") -> Iterator[FaultLab]:
+    """The shared lab: own Redis, a live Twilio REST peer, a Google Calendar at `calendar` (default: down,
+    a closed port), front desk configured; one Daphne for every fault that needs nothing else."""
     from telephony.tests.twilio_rest import FakeTwilioREST
 
     redis = OwnRedis(folder)
     redis.start()
     rest = FakeTwilioREST(account_sid=TWILIO_ACCOUNT, auth_token=AUTH_TOKEN).__enter__()
-    calendar = closed_port_url()
+    calendar = calendar or closed_port_url()
     env = {"REDIS_URL": redis.url, "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT, "TWILIO_API_BASE_URL": rest.url,
            "CALENDAR_BACKEND": "google", "GOOGLE_CLIENT_ID": "client", "GOOGLE_CLIENT_SECRET": "secret",
            "GOOGLE_REFRESH_TOKEN": "refresh", "GOOGLE_CALENDAR_ID": "shop@example.com",
            "GOOGLE_CALENDAR_API_URL": calendar + "/", "GOOGLE_TOKEN_URI": calendar + "/token"}
     try:
-        with running_server(folder, "lab", env) as server:
+        with running_server(folder, name, env) as server:
             yield FaultLab(server=server, redis=redis, rest=rest, folder=folder)
     finally:
         with contextlib.suppress(Exception):
@@ -255,6 +277,7 @@ class Caller:
         self.play_until = 0.0
         self.longest_silence = 0.0  # the longest wait from a caller action (or the start) to agent sound
         self.last_wait = 0.0
+        self.presses = 0  # keys pressed: each is a "[pressed N]" line the call log must hold
         self.closed = asyncio.Event()
         self._waiting_since: float | None = None
         self._socket: Any = None
@@ -295,6 +318,7 @@ class Caller:
             await self._socket.close()
 
     async def press(self, digit: str) -> None:
+        self.presses += 1
         self._expect_sound()
         await self._send({"event": "dtmf", "dtmf": {"track": "inbound_track", "digit": digit}})
 
@@ -424,9 +448,9 @@ class FaultResult:
         return self.person or self.message
 
 
-def log_complete(lab: FaultLab, call: Caller, *, presses: int, replies: int) -> tuple[bool, str]:
-    """The call's log row: every key press and at least as many agent lines as the caller heard replies,
-    and an outcome other than in progress. (complete?, outcome)."""
+def log_complete(lab: FaultLab, call: Caller, *, replies: int) -> tuple[bool, str]:
+    """The call's log row: every key press the caller made, at least `replies` agent lines (what the caller
+    heard), and an outcome other than in progress. (complete?, outcome)."""
     row = None
     for _ in range(100):  # the server writes the log as the stream closes
         row = lab.call_log(call.call_sid)
@@ -438,7 +462,7 @@ def log_complete(lab: FaultLab, call: Caller, *, presses: int, replies: int) -> 
     outcome, transcript = row
     pressed = sum(1 for turn in transcript if turn.get("speaker") == "caller" and "[pressed" in turn.get("text", ""))
     agent = sum(1 for turn in transcript if turn.get("speaker") == "agent")
-    return outcome != "in_progress" and pressed == presses and agent >= replies, outcome
+    return outcome != "in_progress" and pressed == call.presses and agent >= replies, outcome
 
 
 def front_desk_reached(lab: FaultLab, call: Caller) -> tuple[bool, str]:
@@ -489,7 +513,7 @@ async def redis_killed_mid_call(lab: FaultLab) -> FaultResult:
         await call.press("1")
         await call.heard()
         person, how = await _ask_for_a_person(lab, call)
-    complete, outcome = await asyncio.to_thread(log_complete, lab, call, presses=2, replies=3)
+    complete, outcome = await asyncio.to_thread(log_complete, lab, call, replies=3)
     return FaultResult("Redis killed mid-call", call.longest_silence, person, False, complete, outcome, how)
 
 
@@ -500,7 +524,7 @@ async def new_call_while_redis_is_down(lab: FaultLab) -> FaultResult:
     async with Caller(lab.server, "+15550107001") as call:
         await call.heard()
         person, how = await _ask_for_a_person(lab, call)
-    complete, outcome = await asyncio.to_thread(log_complete, lab, call, presses=1, replies=2)
+    complete, outcome = await asyncio.to_thread(log_complete, lab, call, replies=2)
     notes = f"/healthz {status} cache={body.get('cache')} in {took:.2f} s; {how}"
     ok = status == 503 and body.get("cache") == "failing" and took < SILENCE_TARGET
     return FaultResult("new call, Redis down", call.longest_silence, person, False, complete and ok, outcome, notes)
@@ -519,7 +543,7 @@ async def redis_comes_back(lab: FaultLab) -> FaultResult:
     async with Caller(lab.server, "+15550107002") as call:
         await call.heard()
         saved = await asyncio.to_thread(lab.redis.command, "EXISTS", f"autoshop:1:call-record:{call.call_sid}")
-    complete, outcome = await asyncio.to_thread(log_complete, lab, call, presses=0, replies=1)
+    complete, outcome = await asyncio.to_thread(log_complete, lab, call, replies=1)
     notes = f"/healthz {status} after the restart; the new call's record in Redis: {saved == ':1'}"
     return FaultResult("Redis back (same port)", call.longest_silence, False, False,
                        complete and status == 200 and saved == ":1", outcome, notes)
@@ -538,7 +562,7 @@ async def calendar_down_while_booking(lab: FaultLab) -> FaultResult:
         await call.heard()  # a filler ("one moment"), or the confirmation itself
         synced = await asyncio.to_thread(_calendar_tried, lab, call.number)
         await call.sound_after(synced)  # the confirmation follows the booking (and its calendar attempt)
-    complete, outcome = await asyncio.to_thread(log_complete, lab, call, presses=1, replies=3)
+    complete, outcome = await asyncio.to_thread(log_complete, lab, call, replies=3)
     rows = lab.query("SELECT a.calendar_sync FROM crm_appointment a JOIN crm_customer c ON c.id = a.customer_id"
                      " WHERE c.phone = ?", call.number)
     notes = f"appointment calendar_sync={rows[0][0] if rows else 'no appointment'}"
@@ -567,7 +591,7 @@ async def twilio_rest_500_on_transfer(lab: FaultLab) -> FaultResult:
     async with Caller(lab.server, "+15550107004") as call:
         await call.heard()
         person, how = await _ask_for_a_person(lab, call)
-    complete, outcome = await asyncio.to_thread(log_complete, lab, call, presses=1, replies=2)
+    complete, outcome = await asyncio.to_thread(log_complete, lab, call, replies=2)
     return FaultResult("Twilio REST 500 on transfer", call.longest_silence, person, False, complete, outcome, how)
 
 
@@ -579,7 +603,7 @@ async def twilio_rest_down_on_transfer(lab: FaultLab) -> FaultResult:
     async with Caller(lab.server, "+15550107005") as call:
         await call.heard()
         person, how = await _ask_for_a_person(lab, call)
-    complete, outcome = await asyncio.to_thread(log_complete, lab, call, presses=1, replies=2)
+    complete, outcome = await asyncio.to_thread(log_complete, lab, call, replies=2)
     return FaultResult("Twilio REST down on transfer", call.longest_silence, person, False, complete, outcome, how)
 
 
@@ -594,7 +618,7 @@ async def postgres_connections_killed_mid_call(lab: FaultLab) -> FaultResult:
         await call.heard()
         killed += await asyncio.to_thread(lab.kill_database_connections)
         person, how = await _ask_for_a_person(lab, call)
-    complete, outcome = await asyncio.to_thread(log_complete, lab, call, presses=2, replies=3)
+    complete, outcome = await asyncio.to_thread(log_complete, lab, call, replies=3)
     return FaultResult("Postgres connections killed mid-call", call.longest_silence, person, False, complete,
                        outcome, f"{killed} backends ended; {how}")
 
@@ -613,7 +637,7 @@ async def postgres_connections_killed_before_booking(lab: FaultLab) -> FaultResu
         await call.heard()
         synced = await asyncio.to_thread(_calendar_tried, lab, call.number)
         await call.sound_after(synced)
-    complete, outcome = await asyncio.to_thread(log_complete, lab, call, presses=1, replies=3)
+    complete, outcome = await asyncio.to_thread(log_complete, lab, call, replies=3)
     rows = lab.query("SELECT count(*) FROM crm_appointment a JOIN crm_customer c ON c.id = a.customer_id"
                      " WHERE c.phone = ?", call.number)
     booked = rows[0][0]
@@ -649,3 +673,118 @@ POSTGRES_FAULTS.update({
     "postgres-killed-mid-call": Fault(postgres_connections_killed_mid_call, "transferred", needs_person=True),
     "postgres-killed-before-booking": Fault(postgres_connections_killed_before_booking, "booked", needs_person=False),
 })
+
+
+# --- provider faults (points 1-4): a server whose providers are the local peers --------------------
+
+
+@contextlib.asynccontextmanager
+async def peer_lab(folder: Path, name: str, peer: Any, env: Callable[[Any], dict[str, str]]) -> Any:
+    """`peer` (a provider peer: FakeOpenAI, FakeDeepgram, FakeElevenLabs) running, and a server whose
+    provider settings (`env(peer)`) point at it; a live Twilio REST peer; no Redis (local memory)."""
+    from telephony.tests.twilio_rest import FakeTwilioREST
+
+    async with peer:
+        with FakeTwilioREST(account_sid=TWILIO_ACCOUNT, auth_token=AUTH_TOKEN) as rest:
+            extra = {"TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT, "TWILIO_API_BASE_URL": rest.url, **env(peer)}
+            with running_server(folder, name, extra) as server:
+                yield FaultLab(server=server, redis=OwnRedis(folder), rest=rest, folder=folder,
+                               extra={"peer": peer})
+
+
+async def _after_the_greeting_then_ask_for_a_person(lab: FaultLab, name: str, number: str,
+                                                    fault: Callable[[], None]) -> FaultResult:
+    """The common shape of a provider fault: greeting, the fault, the caller presses 1 (a turn the
+    model must answer), then 0 for a person. Measures silence after each action."""
+    async with Caller(lab.server, number) as call:
+        await call.heard()
+        await call.quiet()
+        fault()
+        await call.press("1")
+        person, how = False, "no answer to the key press"
+        with contextlib.suppress(AssertionError):
+            await call.heard(timeout=15)
+            person, how = await _ask_for_a_person(lab, call)
+    complete, outcome = await asyncio.to_thread(log_complete, lab, call, replies=1)
+    return FaultResult(name, call.longest_silence, person, False, complete, outcome, how)
+
+
+def _openai_env(peer: Any) -> dict[str, str]:
+    return {"LLM_PROVIDER": "openai", "OPENAI_API_KEY": peer.api_key, "OPENAI_BASE_URL": peer.url}
+
+
+async def model_answers_500(lab: FaultLab) -> FaultResult:
+    """Point 1: the chat model answers 500 to every request from the first turn on."""
+    return await _after_the_greeting_then_ask_for_a_person(lab, "model 500", "+15550107011", lambda: None)
+
+
+async def model_hangs(lab: FaultLab) -> FaultResult:
+    """Point 1: the chat model accepts each request and sends nothing."""
+    return await _after_the_greeting_then_ask_for_a_person(lab, "model hangs", "+15550107012", lambda: None)
+
+
+async def stt_socket_dropped(lab: FaultLab) -> FaultResult:
+    """Point 2: the speech-to-text socket is cut (no close frame) after the greeting."""
+    peer = lab.extra["peer"]
+    return await _after_the_greeting_then_ask_for_a_person(lab, "STT socket dropped", "+15550107013", peer.drop)
+
+
+async def tts_fails(lab: FaultLab) -> FaultResult:
+    """Point 3/4: text-to-speech answers 500 from the first reply after the greeting."""
+    peer = lab.extra["peer"]
+    return await _after_the_greeting_then_ask_for_a_person(
+        lab, "TTS 500", "+15550107014", lambda: setattr(peer, "fail_status", 500))
+
+
+@dataclass(frozen=True)
+class PeerFault:
+    """A provider fault: the peer to run (made fresh), the server settings pointing at it, the scenario."""
+
+    peer: Callable[[], Any]
+    env: Callable[[Any], dict[str, str]]
+    run: Scenario
+    outcome: str
+    needs_person: bool = True
+
+
+def _openai(default: Any) -> Callable[[], Any]:
+    def make() -> Any:
+        from voice.tests.peers.openai_server import FakeOpenAI
+
+        return FakeOpenAI(default=default)
+    return make
+
+
+def _deepgram() -> Any:
+    from voice.tests.peers.deepgram_server import FakeDeepgram
+
+    return FakeDeepgram(idle_timeout=None)
+
+
+def _elevenlabs() -> Any:
+    from voice.tests.peers.elevenlabs_server import FakeElevenLabs
+
+    return FakeElevenLabs()
+
+
+def _model_error() -> Any:
+    from voice.tests.peers.openai_server import ErrorReply
+
+    return ErrorReply(500)
+
+
+def _model_hang() -> Any:
+    from voice.tests.peers.openai_server import HangReply
+
+    return HangReply(60)
+
+
+PEER_FAULTS: dict[str, PeerFault] = {
+    "model-500": PeerFault(lambda: _openai(_model_error())(), _openai_env, model_answers_500, "transferred"),
+    "model-hangs": PeerFault(lambda: _openai(_model_hang())(), _openai_env, model_hangs, "transferred"),
+    "stt-dropped": PeerFault(_deepgram, lambda p: {"STT_PROVIDER": "deepgram", "DEEPGRAM_API_KEY": p.api_key,
+                                                   "DEEPGRAM_URL": p.url, "TTS_PROVIDER": "offline"},
+                             stt_socket_dropped, "transferred"),
+    "tts-500": PeerFault(_elevenlabs, lambda p: {"TTS_PROVIDER": "elevenlabs", "ELEVENLABS_API_KEY": p.api_key,
+                                                 "ELEVENLABS_URL": p.url}, tts_fails, "transferred"),
+}
