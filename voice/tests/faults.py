@@ -85,6 +85,15 @@ class OwnRedis:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=5)
 
+    def pause(self) -> None:
+        """SIGSTOP: a Redis that is up but answers nothing (a hung host, a full network buffer)."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+
     def command(self, *args: str) -> str:
         """One command over a plain socket (RESP), e.g. `EXISTS key`; the raw first reply line."""
         with socket.create_connection(("127.0.0.1", self.port), 1.0) as s:
@@ -549,6 +558,23 @@ async def redis_comes_back(lab: FaultLab) -> FaultResult:
                        complete and status == 200 and saved == ":1", outcome, notes)
 
 
+async def redis_hung_mid_call(lab: FaultLab) -> FaultResult:
+    """Point 5: Redis stops answering (SIGSTOP, connections stay open) after the greeting: every cache
+    operation waits out its timeout, and the caller must not hear that."""
+    async with Caller(lab.server, "+15550107008") as call:
+        await call.heard()
+        await call.quiet()
+        lab.redis.pause()
+        try:
+            await call.press("1")
+            await call.heard()
+            person, how = await _ask_for_a_person(lab, call)
+        finally:
+            lab.redis.resume()
+    complete, outcome = await asyncio.to_thread(log_complete, lab, call, replies=3)
+    return FaultResult("Redis hung mid-call", call.longest_silence, person, False, complete, outcome, how)
+
+
 async def calendar_down_while_booking(lab: FaultLab) -> FaultResult:
     """Point 7: Google Calendar unreachable: the booking is made on the shop's records, synced later."""
     line = await asyncio.to_thread(speech, "oil change on Tuesday at ten please")
@@ -664,6 +690,7 @@ LAB_FAULTS: dict[str, Fault] = {
     "redis-killed-mid-call": Fault(redis_killed_mid_call, "transferred", needs_person=True),
     "new-call-redis-down": Fault(new_call_while_redis_is_down, "transferred", needs_person=True),
     "redis-back": Fault(redis_comes_back, "abandoned", needs_person=False),
+    "redis-hung-mid-call": Fault(redis_hung_mid_call, "transferred", needs_person=True),
     "calendar-down-booking": Fault(calendar_down_while_booking, "booked", needs_person=False),
     "twilio-rest-500-transfer": Fault(twilio_rest_500_on_transfer, "transferred", needs_person=True),
     "twilio-rest-down-transfer": Fault(twilio_rest_down_on_transfer, "transferred", needs_person=True),
