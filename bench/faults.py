@@ -31,6 +31,7 @@ from voice.tests.faults import (  # noqa: E402
     POSTGRES_FAULTS,
     SILENCE_TARGET,
     BlackHole,
+    CallerStuck,
     FaultLab,
     FaultResult,
     Scenario,
@@ -45,7 +46,10 @@ async def _measure(name: str, run: Scenario, lab: FaultLab) -> FaultResult:
     started = time.monotonic()
     try:
         result = await run(lab)
-    except AssertionError as exc:  # the caller got stuck: that is the measurement
+    except CallerStuck as exc:  # the caller sat in silence until giving up: that is the measurement
+        result = FaultResult(name, exc.waited, False, False, False, "?", f"caller gave up after {exc.waited:.0f} s "
+                             "of silence")
+    except AssertionError as exc:
         result = FaultResult(name, time.monotonic() - started, False, False, False, "?", f"stuck: {exc}")
     print(f"  {name}: done in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
     return result
@@ -71,7 +75,7 @@ async def main(postgres: str, skip_peers: bool) -> None:
     try:
         with fault_lab(folder, calendar=hung.url, name="slow-calendar") as lab:
             result = await _measure("calendar-hung-booking", calendar_down_while_booking, lab)
-            result.fault = "calendar hung, booking"
+            result.fault = "calendar hung (no answer), booking"
             rows.append(("calendar-hung-booking", result))
     finally:
         hung.close()
@@ -91,12 +95,12 @@ async def main(postgres: str, skip_peers: bool) -> None:
 
 def _print(rows: list[tuple[str, FaultResult]]) -> None:
     yes = {True: "y", False: "n"}
-    header = (f"{'fault':<32} {'silence s':>9} {'≤2s':>4} {'person':>6} {'message':>7} {'log complete':>12} "
+    header = (f"{'fault':<38} {'silence s':>9} {'≤2s':>4} {'person':>6} {'message':>7} {'log complete':>12} "
               f"{'outcome':<12} notes")
     print(header)
     print("-" * len(header))
     for _, r in rows:
-        print(f"{r.fault:<32} {r.silence:>9.2f} {yes[r.silence <= SILENCE_TARGET]:>4} {yes[r.person]:>6} "
+        print(f"{r.fault:<38} {r.silence:>9.2f} {yes[r.silence <= SILENCE_TARGET]:>4} {yes[r.person]:>6} "
               f"{yes[r.message]:>7} {yes[r.log_complete]:>12} {r.outcome:<12} {r.notes[:90]}")
     lost = sum(1 for _, r in rows if not r.log_complete)
     over = sum(1 for _, r in rows if r.silence > SILENCE_TARGET)

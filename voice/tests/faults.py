@@ -272,6 +272,14 @@ def postgres_lab(folder: Path, server_url: str = "postgres://postgres@127.0.0.1:
 # --- the caller -------------------------------------------------------------------------------------
 
 
+class CallerStuck(AssertionError):
+    """The caller waited for the agent and heard nothing: `waited` seconds of silence, and counting."""
+
+    def __init__(self, waited: float, message: str) -> None:
+        super().__init__(message)
+        self.waited = waited
+
+
 class Caller:
     """Twilio's side of one call over real sockets: the signed webhook, the media stream with caller
     silence every 20 ms (as Twilio sends), key presses and speech, and the agent's audio played back
@@ -347,7 +355,8 @@ class Caller:
         deadline = time.monotonic() + timeout
         while self._waiting_since is not None:
             if time.monotonic() > deadline:
-                raise AssertionError(f"call {self.call_sid}: no agent sound within {timeout} s")
+                raise CallerStuck(time.monotonic() - self._waiting_since,
+                                  f"call {self.call_sid}: no agent sound within {timeout} s")
             if self.closed.is_set():
                 raise AssertionError(f"call {self.call_sid}: the stream closed with the caller waiting")
             await asyncio.sleep(0.01)
