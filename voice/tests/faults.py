@@ -738,9 +738,14 @@ async def _after_the_greeting_then_ask_for_a_person(lab: FaultLab, name: str, nu
         fault()
         await call.press("1")
         person, how = False, "no answer to the key press"
-        with contextlib.suppress(AssertionError):
+        try:
             await call.heard(timeout=15)
+            how = "no answer to keypad 0"
             person, how = await _ask_for_a_person(lab, call)
+        except CallerStuck as stuck:  # the silence the caller sat through before giving up
+            call.longest_silence = max(call.longest_silence, stuck.waited)
+        except AssertionError as exc:
+            how = f"{how}: {exc}"
     complete, outcome = await asyncio.to_thread(log_complete, lab, call, replies=1)
     return FaultResult(name, call.longest_silence, person, False, complete, outcome, how)
 
