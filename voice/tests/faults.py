@@ -746,6 +746,8 @@ async def _after_the_greeting_then_ask_for_a_person(lab: FaultLab, name: str, nu
             call.longest_silence = max(call.longest_silence, stuck.waited)
         except AssertionError as exc:
             how = f"{how}: {exc}"
+        if not person and call.closed.is_set():  # the agent handed over on its own: follow Twilio
+            person, how = await asyncio.to_thread(front_desk_reached, lab, call)
     complete, outcome = await asyncio.to_thread(log_complete, lab, call, replies=1)
     return FaultResult(name, call.longest_silence, person, False, complete, outcome, how)
 
