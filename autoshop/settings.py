@@ -97,6 +97,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABAS
         raise ImproperlyConfigured("CONN_MAX_AGE must be 0 while DATABASE_POOL_SIZE > 0 (set one of them to 0).")
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": min(2, DATABASE_POOL_SIZE), "max_size": DATABASE_POOL_SIZE, "timeout": 10}
+    # Each pooled connection is checked (an empty round trip) as it is handed out (Django passes psycopg's
+    # check_connection to the pool): after a Postgres restart or failover every pooled connection is dead,
+    # and a write retried "on a fresh connection" must not be handed another dead one.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent writers (ASGI server + qcluster) wait for the lock instead of failing at once, and
     # IMMEDIATE transactions take it up front, so a booking's read-check-write cannot interleave.
@@ -104,12 +108,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# A dead or hung Redis must cost a call a fraction of a second per cache operation, not a stall: every
+# operation gives up after this long (the call goes on without the cache; a recovered Redis is used again
+# on the next operation, no restart).
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=0.5)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "autoshop",
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS},
         }
     }
     CHANNEL_LAYERS = {

@@ -1,5 +1,6 @@
 """Reads of CRM data, tuned for the phone path."""
 
+import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,8 @@ CUSTOMER_CACHE_TTL = 300  # seconds in the shared cache (edits drop the entry at
 LOCAL_TTL = 30  # seconds in each process's own cache: another worker's edit shows within this
 _MISSING = "__none__"
 
+logger = logging.getLogger(__name__)
+
 
 def customer_cache_key(phone: str) -> str:
     return f"customer:{phone}"
@@ -31,20 +34,36 @@ def customer_row_by_phone(phone: str) -> dict[str, Any] | None:
 
 def customer_get_by_phone(phone: str) -> dict[str, Any] | None:
     """The customer with this E.164 number as a small dict: from this process's cache (30 s), the
-    shared cache (5 minutes, dropped when the customer is edited), or else the database."""
+    shared cache (5 minutes, dropped when the customer is edited), or else the database. A shared cache
+    that errors (Redis down) is skipped: the answer comes from the database and the call is answered."""
     key = customer_cache_key(phone)
     local = caches["local"]
     cached = local.get(key)
     if cached is None:
-        cached = cache.get(key)
+        cached = _shared_get(key)
         if cached is not None:
             local.set(key, cached, LOCAL_TTL)
     if cached is not None:
         return None if cached == _MISSING else cached
     summary = customer_row_by_phone(phone)
-    cache.set(key, summary if summary else _MISSING, CUSTOMER_CACHE_TTL)
+    _shared_set(key, summary if summary else _MISSING)
     local.set(key, summary if summary else _MISSING, LOCAL_TTL)
     return summary
+
+
+def _shared_get(key: str) -> Any:
+    try:
+        return cache.get(key)
+    except Exception as exc:  # noqa: BLE001 - any cache failure: read the database instead
+        logger.warning("shared cache unreadable (%s); looking the caller up in the database", type(exc).__name__)
+        return None
+
+
+def _shared_set(key: str, value: Any) -> None:
+    try:
+        cache.set(key, value, CUSTOMER_CACHE_TTL)
+    except Exception as exc:  # noqa: BLE001 - any cache failure: the next lookup reads the database again
+        logger.debug("shared cache unwritable (%s)", type(exc).__name__)
 
 
 def _customer_get_by_phone_in_thread(phone: str) -> dict[str, Any] | None:
@@ -60,9 +79,14 @@ async def acustomer_get_by_phone(phone: str) -> dict[str, Any] | None:
 
 
 def customer_cache_forget(phone: str) -> None:
-    """Drop the cached entry after the customer's record changed."""
-    cache.delete(customer_cache_key(phone))
+    """Drop the cached entry after the customer's record changed. With the shared cache failing the change
+    still stands (an entry left there expires within CUSTOMER_CACHE_TTL)."""
     caches["local"].delete(customer_cache_key(phone))
+    try:
+        cache.delete(customer_cache_key(phone))
+    except Exception as exc:  # noqa: BLE001 - any cache failure must not undo a saved change
+        logger.warning("shared cache unwritable (%s); a cached caller lookup may be stale for up to %d s",
+                       type(exc).__name__, CUSTOMER_CACHE_TTL)
 
 
 def customer_get_for_caller(*, phone: str | None, customer_id: int | None = None) -> Customer | None:

@@ -1,14 +1,15 @@
 """Writes with side effects on CRM data."""
 
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from vininfo import Vin
 
@@ -34,16 +35,43 @@ from scheduling.shop import day_window, shop_timezone
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
+
+def retry_once_on_lost_connection(write: Callable[[], T], *, what: str) -> T:
+    """Run `write`; if the database connection turned out dead (its backend killed, the server restarted),
+    run it once more on a fresh connection. For writes that are safe to repeat, and only outside a
+    transaction (inside one, it is the whole transaction that has to be redone, by its owner)."""
+    try:
+        return write()
+    except (OperationalError, InterfaceError) as exc:
+        if connection.in_atomic_block:
+            raise
+        logger.warning("%s: the database connection failed (%s); retrying once on a fresh connection",
+                       what, type(exc).__name__)
+        _drop_connection()
+        return write()
+
+
+def _drop_connection() -> None:
+    """Close this thread's connection (a pooled one that is broken is discarded by the pool)."""
+    with contextlib.suppress(DatabaseError):
+        connection.close()
+
 
 def call_log_start(*, call_sid: str, direction: str = CallDirection.INBOUND, from_number: str = "",
                    to_number: str = "", customer_id: int | None = None) -> CallLog:
-    """Record that a call began (idempotent: a reconnecting stream finds the same row)."""
-    call, _ = CallLog.objects.get_or_create(
-        call_sid=call_sid,
-        defaults={"direction": direction, "from_number": from_number, "to_number": to_number,
-                  "customer_id": customer_id, "started_at": timezone.now()},
-    )
-    return call
+    """Record that a call began (idempotent: a reconnecting stream finds the same row; a lost database
+    connection is retried once)."""
+    def write() -> CallLog:
+        call, _ = CallLog.objects.get_or_create(
+            call_sid=call_sid,
+            defaults={"direction": direction, "from_number": from_number, "to_number": to_number,
+                      "customer_id": customer_id, "started_at": timezone.now()},
+        )
+        return call
+
+    return retry_once_on_lost_connection(write, what=f"call {call_sid}: call log start")
 
 
 def call_log_finish(*, call_sid: str, transcript: list[dict[str, Any]], latency: list[dict[str, Any]],
@@ -52,36 +80,52 @@ def call_log_finish(*, call_sid: str, transcript: list[dict[str, Any]], latency:
     """Store what was said, how fast the agent was and how the call ended. `outcome` is the call record's
     own verdict; it replaces what Twilio's status callback wrote, except that "abandoned" (the caller said
     nothing) never hides a more telling outcome already stored. `protocol_errors` (frames a media stream
-    dropped) add up over the call's streams."""
-    with transaction.atomic():
-        call = CallLog.objects.select_for_update().get(call_sid=call_sid)
-        call.transcript = transcript
-        call.latency = latency
-        call.protocol_errors += max(protocol_errors, 0)
-        if outcome and (call.outcome == CallOutcome.IN_PROGRESS or outcome != CallOutcome.ABANDONED):
-            call.outcome = outcome
-        if customer_id and not call.customer_id:
-            call.customer_id = customer_id
-        if call.duration is None:
-            call.duration = max((ended_at or timezone.now()) - call.started_at, timedelta(0))
-        call.save()
-    return call
+    dropped) add up over the call's streams. A lost database connection is retried once; a call whose
+    start was never logged (the database was away then) gets its row now."""
+    def write() -> CallLog:
+        with transaction.atomic():
+            call, _ = CallLog.objects.select_for_update().get_or_create(
+                call_sid=call_sid, defaults={"started_at": _first_turn_at(transcript) or timezone.now()})
+            call.transcript = transcript
+            call.latency = latency
+            call.protocol_errors += max(protocol_errors, 0)
+            if outcome and (call.outcome == CallOutcome.IN_PROGRESS or outcome != CallOutcome.ABANDONED):
+                call.outcome = outcome
+            if customer_id and not call.customer_id:
+                call.customer_id = customer_id
+            if call.duration is None:
+                call.duration = max((ended_at or timezone.now()) - call.started_at, timedelta(0))
+            call.save()
+        return call
+
+    return retry_once_on_lost_connection(write, what=f"call {call_sid}: call log finish")
+
+
+def _first_turn_at(transcript: list[dict[str, Any]]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(transcript[0]["at"])) if transcript else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def call_log_status(*, call_sid: str, status: str, duration_seconds: int | None) -> CallLog | None:
-    """Apply Twilio's call status callback: a finished call gets its billed duration and an outcome."""
-    with transaction.atomic():
-        call = CallLog.objects.select_for_update().filter(call_sid=call_sid).first()
-        if call is None:
-            return None
-        if duration_seconds is not None:
-            call.duration = timedelta(seconds=duration_seconds)
-        if call.outcome == CallOutcome.IN_PROGRESS and status in {"completed", "busy", "no-answer", "canceled"}:
-            call.outcome = CallOutcome.ABANDONED if status == "completed" else CallOutcome.FAILED
-        if status == "failed":
-            call.outcome = CallOutcome.FAILED
-        call.save()
-    return call
+    """Apply Twilio's call status callback: a finished call gets its billed duration and an outcome
+    (a lost database connection is retried once)."""
+    def write() -> CallLog | None:
+        with transaction.atomic():
+            call = CallLog.objects.select_for_update().filter(call_sid=call_sid).first()
+            if call is None:
+                return None
+            if duration_seconds is not None:
+                call.duration = timedelta(seconds=duration_seconds)
+            if call.outcome == CallOutcome.IN_PROGRESS and status in {"completed", "busy", "no-answer", "canceled"}:
+                call.outcome = CallOutcome.ABANDONED if status == "completed" else CallOutcome.FAILED
+            if status == "failed":
+                call.outcome = CallOutcome.FAILED
+            call.save()
+        return call
+
+    return retry_once_on_lost_connection(write, what=f"call {call_sid}: call status")
 
 
 def callback_request_create(*, call_sid: str, phone: str, message: str,
@@ -243,19 +287,39 @@ def appointment_book(*, customer: Customer, service_type: str, start: datetime, 
     return appointment
 
 
+BOOKING_UNCONFIRMED = ("Our booking system isn't answering right now, so I can't confirm that booking went "
+                       "through. The front desk can check and book it for you.")
+
+
 def appointment_book_for_caller(*, phone: str, customer_id: int | None, service_type: str, start: datetime,
                                 vehicle_id: int | None = None, notes: str = "",
                                 idempotency_key: str = "") -> Appointment:
     """A phone caller books: their own record (created on first contact), one of their own cars, then
-    `appointment_book`. Raises `BookingError` with a reason fit to say on the phone."""
-    customer = customer_for_caller(phone=phone, customer_id=customer_id)
-    vehicle = None
-    if vehicle_id is not None:
-        vehicle = Vehicle.objects.filter(pk=vehicle_id, customer=customer).first()
-        if vehicle is None:
-            raise BookingError("That car isn't on the caller's record; pick one of their cars.")
-    return appointment_book(customer=customer, service_type=service_type, start=start, vehicle=vehicle,
-                            notes=notes, idempotency_key=idempotency_key)
+    `appointment_book`. Raises `BookingError` with a reason fit to say on the phone.
+
+    If the database connection dies meanwhile, whether the booking committed is unknown: with an
+    `idempotency_key` it is tried once more on a fresh connection, which first looks for a row the lost
+    attempt committed (and returns it) before booking. Otherwise, or if that fails too, `BookingError`
+    says the booking could not be confirmed: the caller is never told both "booked" and "not booked"."""
+    def book() -> Appointment:
+        customer = customer_for_caller(phone=phone, customer_id=customer_id)
+        vehicle = None
+        if vehicle_id is not None:
+            vehicle = Vehicle.objects.filter(pk=vehicle_id, customer=customer).first()
+            if vehicle is None:
+                raise BookingError("That car isn't on the caller's record; pick one of their cars.")
+        return appointment_book(customer=customer, service_type=service_type, start=start, vehicle=vehicle,
+                                notes=notes, idempotency_key=idempotency_key)
+
+    if connection.in_atomic_block:  # someone else's transaction: theirs to redo
+        return book()
+    try:
+        return retry_once_on_lost_connection(book, what="booking") if idempotency_key else book()
+    except (OperationalError, InterfaceError) as exc:
+        logger.warning("booking for a caller: the database failed (%s); the caller is told it is unconfirmed",
+                       type(exc).__name__)
+        _drop_connection()
+        raise BookingError(BOOKING_UNCONFIRMED) from exc
 
 
 def _locked(appointment_id: int) -> Appointment:

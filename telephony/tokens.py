@@ -4,6 +4,7 @@ attestation). Twilio hands the parameters back in `start`; only the token says t
 
 import hmac
 import json
+import logging
 import secrets
 import time
 from collections.abc import Mapping
@@ -15,6 +16,8 @@ from telephony.signatures import checks_enabled
 
 STREAM_TOKEN_TTL = 60  # seconds from the webhook's answer to the stream's `start` (Twilio takes about one)
 TOKEN_PARAMETER = "token"  # noqa: S105 - the parameter's name, not a secret
+
+logger = logging.getLogger(__name__)
 
 
 def stream_token(call_sid: str, parameters: Mapping[str, str], now: float | None = None) -> str:
@@ -42,13 +45,23 @@ def stream_token_valid(token: str | None, call_sid: str, parameters: Mapping[str
 def stream_token_use(token: str | None, call_sid: str, parameters: Mapping[str, str],
                      now: float | None = None) -> bool:
     """`stream_token_valid`, and the first use of this token: a second stream with it is refused. The
-    mark is one atomic `cache.add` (local memory or Redis), so two streams racing cannot both win."""
+    mark is one atomic `cache.add` (local memory or Redis), so two streams racing cannot both win.
+
+    With the cache down (Redis unreachable) the use cannot be marked: the token is then accepted on its
+    signature and expiry alone, and that is logged. Refusing would turn every new caller away for as long
+    as the outage lasts; accepting leaves only a replay, within STREAM_TOKEN_TTL, of a token for this same
+    call and these same parameters, which nobody outside Twilio and us has seen."""
     if not checks_enabled():
         return True
     if not stream_token_valid(token, call_sid, parameters, now):
         return False
     nonce = (token or "").split(".")[1]
-    return bool(cache.add(f"stream-token-used:{nonce}", 1, STREAM_TOKEN_TTL + 60))
+    try:
+        return bool(cache.add(f"stream-token-used:{nonce}", 1, STREAM_TOKEN_TTL + 60))
+    except Exception as exc:  # noqa: BLE001 - any cache failure: signature and expiry still hold
+        logger.warning("call %s: stream token accepted unmarked, the cache is failing (%s)", call_sid,
+                       type(exc).__name__)
+        return True
 
 
 def canonical_parameters(parameters: Mapping[str, str]) -> str:

@@ -5,6 +5,7 @@ session and the webhooks alike), so a new media stream for the same call (anothe
 restart) carries on with everything the call had: history, facts collected by tools, intents.
 """
 
+import logging
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -13,6 +14,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from crm.models import CallDirection, CallOutcome
+
+logger = logging.getLogger(__name__)
 
 RECORD_TTL = 60 * 60 * 2  # seconds in the cache; longer than any phone call
 
@@ -203,34 +206,81 @@ def reconnects_key(call_sid: str) -> str:
 
 
 class SessionStore:
-    """Loads and saves `CallRecord`s in Django's cache (local memory or Redis): the only code that does."""
+    """Loads and saves `CallRecord`s in Django's cache (local memory or Redis): the only code that does.
+
+    Best effort: the call's own memory is the record the session holds, the cache only lets a new stream
+    or a webhook pick the call up. A cache that errors (Redis down) never raises into the call: a load
+    finds nothing, a save is skipped, `failing` says so, and it is logged once per outage per store (one
+    store per call), not per frame. The next operation that works ends the outage."""
+
+    def __init__(self) -> None:
+        self.failing = False  # the last cache operation failed: what a load returned is not to be trusted
 
     async def load(self, call_sid: str) -> CallRecord | None:
-        found = await cache.aget_many([record_key(call_sid), reconnects_key(call_sid)])
+        try:
+            found = await cache.aget_many([record_key(call_sid), reconnects_key(call_sid)])
+        except Exception as exc:  # noqa: BLE001 - any cache failure: the call goes on without it
+            self._failed(call_sid, "read", exc)
+            return None
+        self._worked(call_sid)
         return _decode(found.get(record_key(call_sid)), found.get(reconnects_key(call_sid)))
 
     async def save(self, record: CallRecord) -> None:
-        await cache.aset(record_key(record.call_sid), record.to_dict(), RECORD_TTL)
+        try:
+            await cache.aset(record_key(record.call_sid), record.to_dict(), RECORD_TTL)
+        except Exception as exc:  # noqa: BLE001 - any cache failure: the call goes on without it
+            self._failed(record.call_sid, "save", exc)
+            return
+        self._worked(record.call_sid)
 
     def load_sync(self, call_sid: str) -> CallRecord | None:
         """For the (synchronous) webhook views."""
-        found = cache.get_many([record_key(call_sid), reconnects_key(call_sid)])
+        try:
+            found = cache.get_many([record_key(call_sid), reconnects_key(call_sid)])
+        except Exception as exc:  # noqa: BLE001 - any cache failure: the webhook answers without it
+            self._failed(call_sid, "read", exc)
+            return None
+        self._worked(call_sid)
         return _decode(found.get(record_key(call_sid)), found.get(reconnects_key(call_sid)))
 
     def save_sync(self, record: CallRecord) -> None:
-        cache.set(record_key(record.call_sid), record.to_dict(), RECORD_TTL)
+        try:
+            cache.set(record_key(record.call_sid), record.to_dict(), RECORD_TTL)
+        except Exception as exc:  # noqa: BLE001 - any cache failure: the webhook answers without it
+            self._failed(record.call_sid, "save", exc)
+            return
+        self._worked(record.call_sid)
 
     def count_reconnect(self, call_sid: str) -> int:
         """One more media stream re-opened for this call; returns how many so far. Kept apart from the
-        record, so a dropped stream's last save cannot undo the count."""
+        record, so a dropped stream's last save cannot undo the count. With the cache failing the count
+        is unknown: 1 (and `failing` is set)."""
         key = reconnects_key(call_sid)
-        if cache.add(key, 1, RECORD_TTL):
-            return 1
         try:
-            return int(cache.incr(key))
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, RECORD_TTL)
+            if cache.add(key, 1, RECORD_TTL):
+                count = 1
+            else:
+                try:
+                    count = int(cache.incr(key))
+                except ValueError:  # expired between add and incr
+                    cache.set(key, 1, RECORD_TTL)
+                    count = 1
+        except Exception as exc:  # noqa: BLE001 - any cache failure: the webhook answers without it
+            self._failed(call_sid, "count a reconnect of", exc)
             return 1
+        self._worked(call_sid)
+        return count
+
+    def _failed(self, call_sid: str, what: str, exc: Exception) -> None:
+        if not self.failing:
+            logger.warning("call %s: could not %s the call record in the cache (%s: %s); going on without it",
+                           call_sid, what, type(exc).__name__, exc)
+        self.failing = True
+
+    def _worked(self, call_sid: str) -> None:
+        if self.failing:
+            logger.warning("call %s: the cache works again", call_sid)
+        self.failing = False
 
 
 def _decode(data: Any, reconnects: Any) -> CallRecord | None:

@@ -7,6 +7,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
 from crm.phones import mask_phone
 from crm.selectors import acustomer_get_by_phone, appointment_for_reminder
@@ -117,9 +118,13 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         direction = params.get("direction", "inbound")
         customer = await acustomer_get_by_phone(caller) if caller else None
         shop, other = settings.TWILIO_PHONE_NUMBER, caller or ""
-        await database_sync_to_async(call_log_start)(
-            call_sid=event.call_sid, direction=direction, customer_id=(customer or {}).get("id"),
-            from_number=shop if direction == "outbound" else other, to_number=other if direction == "outbound" else "")
+        try:
+            await database_sync_to_async(call_log_start)(
+                call_sid=event.call_sid, direction=direction, customer_id=(customer or {}).get("id"),
+                from_number=shop if direction == "outbound" else other,
+                to_number=other if direction == "outbound" else "")
+        except DatabaseError:  # already retried once: answer the caller anyway, the finish writes the row
+            logger.exception("call %s: the call log could not be started; the call goes on", event.call_sid)
         logger.info("call %s from %s: stream started", event.call_sid, mask_phone(caller))
         reminder = None
         appointment_id = params.get("appointment", "")
@@ -152,13 +157,20 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         session, self.session = self.session, None
         if session is None:
             return
-        await session.stop()
-        await session.close_providers()
-        record = session.record
-        await database_sync_to_async(call_log_finish)(
-            call_sid=record.call_sid, transcript=record.transcript, latency=record.latency,
-            outcome=record.final_outcome(), customer_id=record.facts.customer_id,
-            protocol_errors=self.errors.take_unrecorded())
+        try:
+            await session.stop()
+            await session.close_providers()
+        except Exception:
+            logger.exception("call %s: winding the session down failed; logging the call anyway",
+                             session.record.call_sid)
+        record = session.record  # the call's own memory: the call log never depends on the cache
+        try:
+            await database_sync_to_async(call_log_finish)(
+                call_sid=record.call_sid, transcript=record.transcript, latency=record.latency,
+                outcome=record.final_outcome(), customer_id=record.facts.customer_id,
+                protocol_errors=self.errors.take_unrecorded())
+        except DatabaseError:  # already retried once on a fresh connection; the stream must still close
+            logger.exception("call %s: the call log could not be written", record.call_sid)
 
     async def disconnect(self, code: int) -> None:
         self.closing = True

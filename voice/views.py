@@ -58,6 +58,12 @@ def stream_ended(request: HttpRequest) -> HttpResponse:
         return _bad_call_sid()
     store = SessionStore()
     record = store.load_sync(call_sid)
+    if record is None and store.failing:
+        # The cache is down: whether the agent ended, transferred or lost this call is unknown. The front
+        # desk is right for a caller still on the line in every case, and cannot loop like a reconnect.
+        logger.warning("call %s: media stream ended with the call record unreadable; dialling the front desk",
+                       call_sid)
+        return twiml_response(front_desk_twiml(fields.phone(request.POST.get("To")) or None))
     if record is not None and record.transfer:
         return twiml_response(front_desk_twiml(fields.phone(request.POST.get("To")) or None))
     response = VoiceResponse()
