@@ -292,6 +292,7 @@ class Caller:
         self.stream_sid = "MZ" + os.urandom(16).hex()
         self.audio_at: list[float] = []  # when each agent media message arrived
         self.play_until = 0.0
+        self.play_until_before = 0.0  # when the agent audio already sent runs out (a clear does not move it)
         self.longest_silence = 0.0  # the longest wait from a caller action (or the start) to agent sound
         self.last_wait = 0.0
         self.presses = 0  # keys pressed: each is a "[pressed N]" line the call log must hold
@@ -416,6 +417,9 @@ class Caller:
                         self.last_wait = now - self._waiting_since
                         self.longest_silence = max(self.longest_silence, self.last_wait)
                         self._waiting_since = None
+                    elif self.audio_at[:-1] and now > self.play_until_before:  # dead air inside the agent's turn
+                        self.longest_silence = max(self.longest_silence, now - self.play_until_before)
+                    self.play_until_before = self.play_until
                 elif message.get("event") == "mark":
                     name = message["mark"]["name"]
                     loop.call_later(max(self.play_until - now, 0), self._echo, name)
@@ -740,6 +744,7 @@ async def _after_the_greeting_then_ask_for_a_person(lab: FaultLab, name: str, nu
         person, how = False, "no answer to the key press"
         try:
             await call.heard(timeout=15)
+            await call.quiet(gap=2.5)  # a filler may come first: let the agent finish its answer (gaps are timed)
             how = "no answer to keypad 0"
             person, how = await _ask_for_a_person(lab, call)
         except CallerStuck as stuck:  # the silence the caller sat through before giving up

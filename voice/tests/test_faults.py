@@ -2,7 +2,9 @@
 the production command, its own Redis on a spare port, a local Twilio REST peer, a calendar that is
 down), one call placed per fault as Twilio would. Targets for every fault: the caller never waits
 more than 2 s for the agent's next sound, the call log holds the whole transcript and the right
-outcome, and a caller who asks for a person gets one. One server serves every case (about 40 s).
+outcome, and a caller who asks for a person gets one. One server serves the infrastructure faults (about
+40 s); each provider fault (the model answering 500 or hanging, the speech-to-text socket cut, the voice
+answering 500) gets a server of its own whose provider is the local peer speaking that vendor's protocol.
 
 Adding a fault is one async function in `voice.tests.faults` and one row in its table."""
 
@@ -10,7 +12,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from voice.tests.faults import LAB_FAULTS, POSTGRES_FAULTS, SILENCE_TARGET, FaultLab, fault_lab, postgres_lab
+from voice.tests.faults import (
+    LAB_FAULTS,
+    PEER_FAULTS,
+    POSTGRES_FAULTS,
+    SILENCE_TARGET,
+    FaultLab,
+    fault_lab,
+    peer_lab,
+    postgres_lab,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +71,17 @@ async def test_the_caller_gets_through_a_postgres_fault(pg_lab: FaultLab, name: 
     assert result.outcome == fault.outcome, result
     if fault.needs_person:
         assert result.person, result
+
+
+@pytest.mark.parametrize("name", list(PEER_FAULTS))
+async def test_the_caller_gets_through_a_provider_fault(tmp_path, name: str) -> None:
+    fault = PEER_FAULTS[name]
+    async with peer_lab(tmp_path, name, fault.peer(), fault.env) as lab:
+        result = await fault.run(lab)
+        log = lab.server.log_text()
+    assert result.silence <= SILENCE_TARGET, result
+    assert result.log_complete, result
+    assert result.outcome == fault.outcome, result
+    if fault.needs_person:
+        assert result.person, result
+    assert "Traceback" not in log, log[-4000:]
