@@ -215,6 +215,9 @@ GOOGLE_REFRESH_TOKEN = env.str("GOOGLE_REFRESH_TOKEN", default="")
 GOOGLE_SERVICE_ACCOUNT_FILE = env.str("GOOGLE_SERVICE_ACCOUNT_FILE", default="")
 GOOGLE_SERVICE_ACCOUNT_JSON = env.str("GOOGLE_SERVICE_ACCOUNT_JSON", default="")
 GOOGLE_CALENDAR_ID = env.str("GOOGLE_CALENDAR_ID", default="primary")
+# Google's client waits this long for an answer before the request counts as failed (its default is 60 s):
+# a booking stands either way and its calendar event follows by the retry or the sweep.
+CALENDAR_TIMEOUT_SECONDS = env.float("CALENDAR_TIMEOUT_SECONDS", default=1.5)
 GOOGLE_CALENDAR_API_URL = env.str("GOOGLE_CALENDAR_API_URL", default="")  # tests: a local server
 GOOGLE_TOKEN_URI = env.str("GOOGLE_TOKEN_URI", default="https://oauth2.googleapis.com/token")
 _GOOGLE_CONFIGURED = bool(GOOGLE_REFRESH_TOKEN or GOOGLE_SERVICE_ACCOUNT_FILE or GOOGLE_SERVICE_ACCOUNT_JSON)

@@ -406,7 +406,7 @@ def appointment_sync_calendar(*, appointment_id: int, retry_later: bool = True) 
     if appointment is None:  # deleted by staff before its sync ran: nothing to mirror
         return True
     try:
-        calendar = get_calendar()
+        calendar = get_calendar(retries=not retry_later)  # the first sync is one quick try: the retry follows
         if appointment.status in ACTIVE_STATUSES:
             event_id = calendar.upsert_event(_calendar_event(appointment))
         else:

@@ -76,10 +76,12 @@ class BuiltinCalendar:
 class GoogleCalendar:
     """Google Calendar through google-api-python-client, with an explicit retry policy."""
 
-    def __init__(self, service: Any, calendar_id: str, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, service: Any, calendar_id: str, sleep: Callable[[float], None] = time.sleep,
+                 retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
         self._service = service
         self._calendar_id = calendar_id
         self._sleep = sleep
+        self._delays = retry_delays
 
     def blocked(self, start: datetime, end: datetime) -> list[Interval]:
         body = {"timeMin": start.isoformat(), "timeMax": end.isoformat(), "timeZone": settings.SHOP_TIMEZONE,
@@ -131,19 +133,19 @@ class GoogleCalendar:
     def _execute(self, request: Any) -> dict[str, Any]:
         from googleapiclient.errors import HttpError
 
-        for attempt in range(len(RETRY_DELAYS) + 1):
+        for attempt in range(len(self._delays) + 1):
             try:
                 return request.execute(num_retries=0)
             except HttpError as exc:
                 status = int(exc.resp.status)
-                if _retryable(status, exc) and attempt < len(RETRY_DELAYS):
+                if _retryable(status, exc) and attempt < len(self._delays):
                     logger.warning("Google Calendar answered %s; retrying", status)
-                    self._sleep(RETRY_DELAYS[attempt])
+                    self._sleep(self._delays[attempt])
                     continue
                 raise _HttpStatus(status, _reason(exc)) from exc
             except OSError as exc:  # connection refused, timeouts
-                if attempt < len(RETRY_DELAYS):
-                    self._sleep(RETRY_DELAYS[attempt])
+                if attempt < len(self._delays):
+                    self._sleep(self._delays[attempt])
                     continue
                 raise CalendarError(f"Google Calendar unreachable: {type(exc).__name__}") from exc
         raise CalendarError("unreachable")  # pragma: no cover - the loop returns or raises
@@ -193,22 +195,27 @@ def staff_blocks(start: datetime, end: datetime) -> list[Interval]:
     """Times staff closed on the shared calendar in [start, end); none when the calendar is unreachable or
     misconfigured, so availability and bookings rest on the shop's own records instead of failing with it."""
     try:
-        return get_calendar().blocked(start, end)
+        return get_calendar(retries=False).blocked(start, end)  # asked while a caller waits: one quick try
     except Exception as exc:  # noqa: BLE001 - availability must not die with the calendar
         logger.warning("calendar unavailable for availability (%s); using the shop's own records", type(exc).__name__)
         return []
 
 
-def get_calendar() -> CalendarBackend:
-    """The calendar named by CALENDAR_BACKEND (read now, not at import)."""
+def get_calendar(*, retries: bool = True) -> CalendarBackend:
+    """The calendar named by CALENDAR_BACKEND (read now, not at import). Google's client gives up on a
+    request after CALENDAR_TIMEOUT_SECONDS; `retries=False` makes one attempt (for a caller on the line,
+    whose booking stands anyway: the retry a minute later and the sweep catch the calendar up)."""
     name = settings.CALENDAR_BACKEND
     if name == "builtin":
         return BuiltinCalendar()
     if name == "google":
+        import httplib2
+        from google_auth_httplib2 import AuthorizedHttp
         from googleapiclient.discovery import build
 
         options = {"api_endpoint": settings.GOOGLE_CALENDAR_API_URL} if settings.GOOGLE_CALENDAR_API_URL else None
-        service = build("calendar", "v3", credentials=_google_credentials(), static_discovery=True,
-                        client_options=options, cache_discovery=False)
-        return GoogleCalendar(service, settings.GOOGLE_CALENDAR_ID)
+        http = AuthorizedHttp(_google_credentials(), http=httplib2.Http(timeout=settings.CALENDAR_TIMEOUT_SECONDS))
+        service = build("calendar", "v3", http=http, static_discovery=True, client_options=options,
+                        cache_discovery=False)
+        return GoogleCalendar(service, settings.GOOGLE_CALENDAR_ID, retry_delays=RETRY_DELAYS if retries else ())
     raise ImproperlyConfigured(f"CALENDAR_BACKEND={name!r} is not known; use 'builtin' or 'google'.")

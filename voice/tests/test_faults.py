@@ -17,7 +17,9 @@ from voice.tests.faults import (
     PEER_FAULTS,
     POSTGRES_FAULTS,
     SILENCE_TARGET,
+    BlackHole,
     FaultLab,
+    calendar_down_while_booking,
     fault_lab,
     peer_lab,
     postgres_lab,
@@ -85,3 +87,17 @@ async def test_the_caller_gets_through_a_provider_fault(tmp_path, name: str) -> 
     if fault.needs_person:
         assert result.person, result
     assert "Traceback" not in log, log[-4000:]
+
+
+async def test_a_calendar_that_never_answers_costs_the_caller_no_dead_air(tmp_path) -> None:
+    """Google Calendar accepting the connection and saying nothing: the booking stands, the event waits for
+    the retry, and the caller hears the booking confirmed (the client gives up after CALENDAR_TIMEOUT_SECONDS
+    and makes one attempt while a caller waits; it used to wait 60 s, four times)."""
+    hung = BlackHole()
+    try:
+        with fault_lab(tmp_path, calendar=hung.url, name="hung-calendar") as lab:
+            result = await calendar_down_while_booking(lab)
+    finally:
+        hung.close()
+    assert result.silence <= SILENCE_TARGET, result
+    assert result.log_complete and result.outcome == "booked", result
