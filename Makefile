@@ -51,6 +51,9 @@ bench: install
 	$(BIN)/python bench/seed_crm.py
 	$(BIN)/python bench/simulated_call.py
 	$(BIN)/python bench/offline_stt_wer.py
+	$(BIN)/python bench/junk_flood.py
+	$(BIN)/python bench/stt_reconnect.py
+	$(BIN)/python bench/faults.py
 
 lint: install
 	$(BIN)/ruff check .
