@@ -1,5 +1,6 @@
 """Fixtures every test can use."""
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -14,3 +15,18 @@ def _fresh_cache() -> Iterator[None]:
     yield
     for alias in ("default", "local"):
         caches[alias].clear()
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (a service that is down)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def redis_down(settings) -> None:
+    """The shared cache is a Redis that is not there (with the production timeouts)."""
+    settings.CACHES = {**settings.CACHES, "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}

@@ -4,7 +4,6 @@ Redis: Django's real Redis backend pointed at a port nothing listens on. Postgre
 backend of the connection in use is ended with `pg_terminate_backend` from a second connection
 (what a failover, a restart or an idle-connection reaper does), never a patched driver."""
 
-import socket
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,18 +31,6 @@ TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=NY)
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql",
                                  reason="pg_terminate_backend needs PostgreSQL (run with DATABASE_URL=postgres://...)")
 
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def redis_down(settings) -> None:
-    settings.CACHES = {**settings.CACHES, "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
-        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
 
 
 @pytest.fixture(autouse=True)

@@ -36,11 +36,10 @@ from voice.tests.live_server import (
     SHOP_NUMBER,
     SILENCE,
     LiveServer,
-    daphne_command,
     free_port,
     media_stream,
     server_env,
-    wait_for_port,
+    serving,
 )
 
 FRONT_DESK = "+15550100199"
@@ -169,21 +168,8 @@ def running_server(folder: Path, name: str, extra_env: dict[str, str]) -> Iterat
     if "DATABASE_URL" not in extra_env:
         shutil.copyfile(template_database(folder), database)
     env = {**server_env(port, database), "FRONT_DESK_NUMBER": FRONT_DESK, **extra_env}
-    log = folder / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(daphne_command(port), cwd=ROOT, env=env, stdout=out,  # noqa: S603
-                                   stderr=subprocess.STDOUT)
-    server = LiveServer(port=port, env=env, database=database, log=log, process=process)
-    try:
-        wait_for_port(port, process, log)
+    with serving(port, env, database, folder / f"{name}.log") as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def closed_port_url() -> str:

@@ -7,6 +7,7 @@ Use the `daphne_server` fixture (import it into a test module, or a conftest).""
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -127,7 +128,13 @@ def daphne_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)  # noqa: S603
     subprocess.run([*manage, "seed_crm", "--customers", "10", "--appointments", "3", "--seed", "1"],  # noqa: S603
                    cwd=ROOT, env=env, check=True, timeout=180, capture_output=True)
-    log = folder / "daphne.log"
+    with serving(port, env, database, folder / "daphne.log") as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serving(port: int, env: dict[str, str], database: Path, log: Path) -> Iterator[LiveServer]:
+    """The production command on `port` with `env`, its output in `log`; stopped on the way out."""
     with log.open("wb") as out:
         process = subprocess.Popen(daphne_command(port), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
     server = LiveServer(port=port, env=env, database=database, log=log, process=process)

@@ -4,7 +4,6 @@ The cache here is Django's real Redis backend pointed at a port nothing listens 
 operation fails the way a dead Redis makes it fail (connection refused), no internals patched."""
 
 import logging
-import socket
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -15,6 +14,7 @@ from twilio.request_validator import RequestValidator
 from crm.models import CallLog
 from crm.tests.factories import CustomerFactory
 from voice.call_record import CallIdentity, CallIntent, CallRecord, SessionStore
+from voice.tests.live_server import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -23,19 +23,6 @@ BASE = "https://shop.example.com"
 CALL = {"CallSid": "CA0123456789abcdef0123456789abcdef", "From": "+15550102000", "To": "+15550100100",
         "CallStatus": "ringing", "Direction": "inbound", "AccountSid": "AC0123456789abcdef0123456789abcdef"}
 
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def redis_down(settings) -> None:
-    """The shared cache is a Redis that is not there (with the production timeouts)."""
-    settings.CACHES = {**settings.CACHES, "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
-        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
 
 
 @pytest.fixture(autouse=True)
@@ -79,7 +66,7 @@ def test_the_store_notices_the_cache_working_again(settings, caplog) -> None:
     store = SessionStore()
     live = settings.CACHES
     settings.CACHES = {**live, "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                           "LOCATION": f"redis://127.0.0.1:{closed_port()}/0"}}
+                                           "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}}
     store.save_sync(_record())
     assert store.failing
     settings.CACHES = live
