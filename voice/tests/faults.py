@@ -757,6 +757,27 @@ async def model_hangs(lab: FaultLab) -> FaultResult:
     return await _after_the_greeting_then_ask_for_a_person(lab, "model hangs", "+15550107012", lambda: None)
 
 
+async def model_500_leave_a_message(lab: FaultLab) -> FaultResult:
+    """Point 2 with no front desk: the apology offers to take a message, the caller's yes is answered by the
+    script, their next words become a callback request for staff, and the agent says goodbye."""
+    line = await asyncio.to_thread(speech, "please call me back about my brakes")
+    async with Caller(lab.server, "+15550107015") as call:
+        await call.heard()
+        await call.quiet()
+        await call.press("1")  # a turn the broken model must answer: the apology offers to take a message
+        await call.heard(timeout=15)
+        await call.quiet(gap=2.5)
+        await _exchange(call, "1")  # yes: "What would you like me to pass on?"
+        await call.say(line)
+        await call.heard()
+        closed = await call.until_closed()
+    rows = lab.query("SELECT message FROM crm_callbackrequest WHERE call_sid = ?", call.call_sid)
+    complete, outcome = await asyncio.to_thread(log_complete, lab, call, replies=4)
+    notes = f"callback request: {rows[0][0][:50]!r}" if rows else "no callback request"
+    return FaultResult("model 500, no front desk: message", call.longest_silence, False, bool(rows) and closed,
+                       complete, outcome, notes)
+
+
 async def stt_socket_dropped(lab: FaultLab) -> FaultResult:
     """Point 2: the speech-to-text socket is cut (no close frame) after the greeting."""
     peer = lab.extra["peer"]
@@ -815,6 +836,9 @@ def _model_hang() -> Any:
 
 PEER_FAULTS: dict[str, PeerFault] = {
     "model-500": PeerFault(lambda: _openai(_model_error())(), _openai_env, model_answers_500, "transferred"),
+    "model-500-message": PeerFault(lambda: _openai(_model_error())(),
+                                   lambda p: {**_openai_env(p), "FRONT_DESK_NUMBER": ""},
+                                   model_500_leave_a_message, "callback"),
     "model-hangs": PeerFault(lambda: _openai(_model_hang())(), _openai_env, model_hangs, "transferred"),
     "stt-dropped": PeerFault(_deepgram, lambda p: {"STT_PROVIDER": "deepgram", "DEEPGRAM_API_KEY": p.api_key,
                                                    "DEEPGRAM_URL": p.url, "TTS_PROVIDER": "offline"},
