@@ -9,12 +9,17 @@ from django.core.cache import caches
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    """Each test starts and ends with empty caches (local memory or Redis)."""
+    """Each test starts and ends with empty caches (local memory or Redis), and with no memory of a
+    calendar that did not answer (a process-wide pause for caller-facing requests)."""
+    from scheduling import calendars
+
+    calendars._unreachable_until = 0.0
     for alias in ("default", "local"):
         caches[alias].clear()
     yield
     for alias in ("default", "local"):
         caches[alias].clear()
+    calendars._unreachable_until = 0.0
 
 
 def closed_port() -> int:

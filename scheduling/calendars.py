@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 SCOPES = ["https://www.googleapis.com/auth/calendar"]
 RETRY_DELAYS = (0.2, 0.4, 0.8)  # seconds between attempts on rate limits and server errors
+UNREACHABLE_PAUSE = 30.0  # seconds a caller-facing request skips a calendar that just did not answer
+_unreachable_until = 0.0  # this process's: when a caller-facing request may wait on the calendar again
 _RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 
 
@@ -77,11 +79,12 @@ class GoogleCalendar:
     """Google Calendar through google-api-python-client, with an explicit retry policy."""
 
     def __init__(self, service: Any, calendar_id: str, sleep: Callable[[float], None] = time.sleep,
-                 retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
+                 retry_delays: tuple[float, ...] = RETRY_DELAYS, quick: bool = False) -> None:
         self._service = service
         self._calendar_id = calendar_id
         self._sleep = sleep
         self._delays = retry_delays
+        self._quick = quick  # a caller is waiting: skip a calendar that did not answer a moment ago
 
     def blocked(self, start: datetime, end: datetime) -> list[Interval]:
         body = {"timeMin": start.isoformat(), "timeMax": end.isoformat(), "timeZone": settings.SHOP_TIMEZONE,
@@ -133,9 +136,14 @@ class GoogleCalendar:
     def _execute(self, request: Any) -> dict[str, Any]:
         from googleapiclient.errors import HttpError
 
+        global _unreachable_until
+        if self._quick and time.monotonic() < _unreachable_until:
+            raise CalendarError("Google Calendar did not answer a moment ago; not waiting on it again")
         for attempt in range(len(self._delays) + 1):
             try:
-                return request.execute(num_retries=0)
+                result: dict[str, Any] = request.execute(num_retries=0)
+                _unreachable_until = 0.0
+                return result
             except HttpError as exc:
                 status = int(exc.resp.status)
                 if _retryable(status, exc) and attempt < len(self._delays):
@@ -143,7 +151,8 @@ class GoogleCalendar:
                     self._sleep(self._delays[attempt])
                     continue
                 raise _HttpStatus(status, _reason(exc)) from exc
-            except OSError as exc:  # connection refused, timeouts
+            except Exception as exc:  # transport: refused, timed out, the token refresh failed
+                _unreachable_until = time.monotonic() + UNREACHABLE_PAUSE
                 if attempt < len(self._delays):
                     self._sleep(self._delays[attempt])
                     continue
@@ -203,8 +212,9 @@ def staff_blocks(start: datetime, end: datetime) -> list[Interval]:
 
 def get_calendar(*, retries: bool = True) -> CalendarBackend:
     """The calendar named by CALENDAR_BACKEND (read now, not at import). Google's client gives up on a
-    request after CALENDAR_TIMEOUT_SECONDS; `retries=False` makes one attempt (for a caller on the line,
-    whose booking stands anyway: the retry a minute later and the sweep catch the calendar up)."""
+    request after CALENDAR_TIMEOUT_SECONDS; `retries=False` makes one attempt, and none for UNREACHABLE_PAUSE
+    after the calendar last failed to answer (for a caller on the line, whose booking stands anyway: the
+    retry a minute later and the sweep, which always try, catch the calendar up)."""
     name = settings.CALENDAR_BACKEND
     if name == "builtin":
         return BuiltinCalendar()
@@ -217,5 +227,6 @@ def get_calendar(*, retries: bool = True) -> CalendarBackend:
         http = AuthorizedHttp(_google_credentials(), http=httplib2.Http(timeout=settings.CALENDAR_TIMEOUT_SECONDS))
         service = build("calendar", "v3", http=http, static_discovery=True, client_options=options,
                         cache_discovery=False)
-        return GoogleCalendar(service, settings.GOOGLE_CALENDAR_ID, retry_delays=RETRY_DELAYS if retries else ())
+        return GoogleCalendar(service, settings.GOOGLE_CALENDAR_ID, retry_delays=RETRY_DELAYS if retries else (),
+                              quick=not retries)
     raise ImproperlyConfigured(f"CALENDAR_BACKEND={name!r} is not known; use 'builtin' or 'google'.")

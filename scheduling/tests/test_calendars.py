@@ -121,3 +121,39 @@ def test_backend_is_chosen_by_settings(settings) -> None:
     settings.CALENDAR_BACKEND = "outlook"
     with pytest.raises(ImproperlyConfigured):
         get_calendar()
+
+
+def test_a_calendar_that_does_not_answer_costs_a_waiting_caller_one_timeout_then_none(settings) -> None:
+    """A Google Calendar that accepts connections and never answers (hung): the first caller-facing request
+    gives up after CALENDAR_TIMEOUT_SECONDS, the next ones within UNREACHABLE_PAUSE do not wait at all, and
+    the background retry (which always tries) still reaches it, and clears the pause when it answers."""
+    import socket
+    import time
+
+    from scheduling.calendars import staff_blocks
+
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(16)  # connections complete in the backlog; nothing ever reads or answers them
+    url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+    settings.CALENDAR_BACKEND, settings.CALENDAR_TIMEOUT_SECONDS = "google", 0.3
+    settings.GOOGLE_CLIENT_ID, settings.GOOGLE_CLIENT_SECRET, settings.GOOGLE_REFRESH_TOKEN = "id", "secret", "refresh"
+    settings.GOOGLE_SERVICE_ACCOUNT_FILE = settings.GOOGLE_SERVICE_ACCOUNT_JSON = ""
+    settings.GOOGLE_CALENDAR_API_URL, settings.GOOGLE_TOKEN_URI = url + "/calendar/v3/", url + "/token"
+    try:
+        started = time.monotonic()
+        assert staff_blocks(START, END) == []
+        first = time.monotonic() - started
+        started = time.monotonic()
+        assert staff_blocks(START, END) == []
+        second = time.monotonic() - started
+        with pytest.raises(CalendarError):
+            get_calendar(retries=True).upsert_event(EVENT)  # the retry's path tries (and waits) regardless
+    finally:
+        hung.close()
+    assert 0.3 <= first < 1.5 and second < 0.1, (first, second)
+    with FakeGoogleCalendar() as fake:  # the calendar is back: the background retry gets through
+        settings.GOOGLE_CALENDAR_API_URL, settings.GOOGLE_TOKEN_URI = fake.api_url, fake.token_url
+        assert get_calendar(retries=True).upsert_event(EVENT) == EVENT.event_id
+        assert staff_blocks(START, END) == []
+        assert any(r["path"].endswith("freeBusy") for r in fake.requests)  # asked again: the pause is over
