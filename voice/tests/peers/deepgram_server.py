@@ -15,7 +15,8 @@ GET requests, so it cannot answer a POST itself).
         dg.refuse_next(2); dg.hang_next(1)    # the next handshakes fail (HTTP 503) or never answer
 
     `FakeDeepgram(recognise=True)` transcribes `spoken("book an oil change")` audio word by word, as final
-    results whose start/duration are offsets in that socket's audio, like Deepgram's.
+    results whose start/duration are offsets in that socket's audio, like Deepgram's; with `endpointing=0.3`
+    it also ends the utterance (`UtteranceEnd`) after 0.3 s of silence following the words.
         dg.sessions[0].query["encoding"]      # "mulaw"; .audio, .controls ({"type": "KeepAlive"}, ...)
         dg.speak_requests[0].text             # what was synthesised; .query has model/encoding/...
 """
@@ -24,6 +25,7 @@ import asyncio
 import contextlib
 import copy
 import json
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -102,6 +104,7 @@ FRAME_BYTES = 160
 SILENCE_BYTE = 0xFF
 _WORD_BYTES: dict[str, int] = {}
 _BYTE_WORDS: dict[int, str] = {}
+_OTHER_BYTE: dict[int, re.Pattern[bytes]] = {}  # per byte value: a pattern finding any other byte
 
 
 def word_audio(word: str) -> bytes:
@@ -168,19 +171,31 @@ class ListenSession:
     final_end: float = 0.0  # seconds: where the last final result sent on this socket ended
     heard: int = 0  # bytes of audio the recogniser has looked at
     word_start: int = 0  # where the run of bytes being heard began
+    words_unended: bool = False  # words recognised since the last utterance end the recogniser sent
 
-    def recognise(self) -> list[dict[str, Any]]:
-        """Final results for the scripted words whose audio has ended since the last call."""
+    def recognise(self, endpointing: float | None = None) -> list[dict[str, Any]]:
+        """Final results for the scripted words whose audio has ended since the last call; with `endpointing`
+        (seconds), also an `UtteranceEnd` once that much silence follows recognised words."""
         found = []
         while self.heard < len(self.audio):
-            value = self.audio[self.heard]
-            if value != self.audio[self.word_start]:
-                word = _BYTE_WORDS.get(self.audio[self.word_start])
-                if word is not None and self.heard - self.word_start >= FRAME_BYTES:
-                    start, end = self.word_start / MULAW_BYTES_PER_SECOND, self.heard / MULAW_BYTES_PER_SECOND
-                    found.append(results(word, is_final=True, start=start, duration=round(end - start, 4)))
-                self.word_start = self.heard
-            self.heard += 1
+            run = self.audio[self.word_start]
+            other = _OTHER_BYTE.setdefault(run, re.compile(b"[^" + re.escape(bytes([run])) + b"]"))
+            change = other.search(self.audio, self.heard)  # skip the rest of the run in one step
+            if change is None:
+                self.heard = len(self.audio)
+                break
+            self.heard = change.start()
+            word = _BYTE_WORDS.get(run)
+            if word is not None and self.heard - self.word_start >= FRAME_BYTES:
+                start, end = self.word_start / MULAW_BYTES_PER_SECOND, self.heard / MULAW_BYTES_PER_SECOND
+                found.append(results(word, is_final=True, start=start, duration=round(end - start, 4)))
+                self.words_unended = True
+            self.word_start = self.heard
+        silent = len(self.audio) - self.word_start
+        if (endpointing is not None and self.words_unended and self.audio[self.word_start:self.word_start + 1]
+                == bytes([SILENCE_BYTE]) and silent >= endpointing * MULAW_BYTES_PER_SECOND):
+            self.words_unended = False
+            found.append(utterance_end(self.word_start / MULAW_BYTES_PER_SECOND))
         return found
 
     def control_types(self) -> list[str]:
@@ -208,7 +223,8 @@ class FakeDeepgram:
     as Deepgram does after 10 s (None: never). `reject_status`: answer new listen handshakes with this HTTP
     status (e.g. 503) to make reconnects fail. Speak: `speak_audio(text)` gives the bytes, streamed in
     `speak_chunk_size` pieces after `speak_first_byte_delay` s and `speak_chunk_delay` s between them;
-    `speak_status` makes `/v1/speak` fail with that status.
+    `speak_status` makes `/v1/speak` fail with that status. `recognise`: transcribe `spoken(...)` audio;
+    `endpointing` (seconds, None: never): then send an `UtteranceEnd` once that much silence follows the words.
     """
 
     def __init__(
@@ -222,10 +238,12 @@ class FakeDeepgram:
         speak_first_byte_delay: float = 0.0,
         speak_chunk_delay: float = 0.0,
         recognise: bool = False,
+        endpointing: float | None = None,
     ) -> None:
         self.api_key = api_key
         self.script = list(script)
         self.recognise = recognise
+        self.endpointing = endpointing
         self.refusals = 0  # the next this many listen handshakes get HTTP 503
         self.hangs = 0  # the next this many listen handshakes never get an answer
         self.speak_fail_after: int | None = None  # /v1/speak resets the connection after this many bytes
@@ -377,7 +395,7 @@ class FakeDeepgram:
                     session.audio_frames += 1
                     while pending and len(session.audio) >= pending[0][0]:
                         await connection.send(json.dumps(_placed(pending.pop(0)[1], session)))
-                    for found in session.recognise() if self.recognise else ():
+                    for found in session.recognise(self.endpointing) if self.recognise else ():
                         await connection.send(json.dumps(_placed(found, session)))
                     continue
                 control = json.loads(message)

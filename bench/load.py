@@ -1,0 +1,479 @@
+"""N simulated Twilio callers against the real server (issue 14, point 1). Prints figures, asserts nothing.
+
+Three kinds of process, none sharing a core's event loop with another:
+  - the server: the production command (`daphne autoshop.asgi:application`, one process), a fresh one per
+    N, on a migrated, seeded SQLite copy, with Deepgram (listen and speak) and OpenAI as its providers, no
+    fallbacks (STT_FALLBACK=none, TTS_FALLBACKS=none), local-memory cache unless `--redis URL`;
+  - the provider peers (FakeDeepgram, FakeOpenAI) in one process of their own: the model's first token
+    after 300 ms, then the rest at once; speech's first byte after 150 ms; the listen socket transcribes
+    the caller's scripted speech word by word and ends the utterance after 300 ms of silence (Deepgram's
+    `endpointing=300`, which the server asks for);
+  - the callers, asyncio, in their own process(es) (2 from 101 calls up, `--caller-processes`): each rings
+    the shop (the signed `/twilio/voice` webhook), opens the signed media stream, sends `start` and then
+    a 20 ms mu-law frame every 20 ms on a fixed clock (silence, or its speech), echoes each mark once the
+    audio before it has played (as Twilio's player does), hears the greeting out, says one line, hears
+    the reply out and hangs up. Call starts are spread over `--stagger` seconds.
+
+Per N, one row:
+  reply p50/p99     the caller's speech end (its last speech frame sent) → the first agent `media` message
+                    (includes the 300 ms the STT peer waits before ending the utterance, as Deepgram does)
+  greeting p50/p99  `start` sent → the first agent `media` message
+  gaps              media messages that arrived after the agent audio received before them had run out
+                    (by > 20 ms) within one agent turn (greeting or reply), in all calls; and in how many calls
+  CPU s/call-min    the server process's utime+stime (/proc/PID/stat) over the load, less its idle rate
+                    (probe included) measured for 2 s before, per minute of call time (sum of start → hang-up)
+  core %            the server's CPU seconds per second of load, gross (100: one core, all its one loop has)
+  MB/call           (the server's peak RSS during the load - its RSS idle after a warm-up call) / N
+  healthz p50/p99   server responsiveness, not a loop-lag probe: latency of `GET /healthz` every 100 ms
+                    during the load (a sync view: it also waits for Django's sync thread and the database)
+  caller lag p99    the caller process's own event-loop lag (a 10 ms ticker; the worst process): if it is
+                    large, the caller figures above carry it too
+  ok                calls that got both a greeting and a reply; a call still waiting after 40 s counts as
+                    infinitely late ("never") in the percentiles
+
+    .venv/bin/python bench/load.py [--calls 1,50,100,200] [--stagger 2] [--redis redis://127.0.0.1:6380/0]
+"""
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import math
+import multiprocessing
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from urllib.request import urlopen
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from voice.tests.faults import running_server  # noqa: E402
+from voice.tests.live_server import (  # noqa: E402
+    AUTH_TOKEN,
+    PUBLIC_BASE_URL,
+    SHOP_NUMBER,
+    SILENCE,
+    WireCall,
+    media_stream,
+    new_call_sid,
+    stream_parameters,
+)
+
+LINE = "what are your hours on saturday"
+REPLY = "We are open on Saturday from eight to two. Is there anything else I can help you with?"
+MODEL_FIRST_TOKEN = 0.3
+TTS_FIRST_BYTE = 0.15
+ENDPOINTING = 0.3
+FRAME = 0.02
+QUIET = 0.8  # the agent's turn is over when its audio has played and nothing new came for this long
+TURN_TIMEOUT = 40.0
+BASELINE = 2.0  # seconds of the idle server (probe running) measured before each load
+DRAIN = 15.0  # seconds the server is given, after the last hang-up, to close its calls' logs
+
+
+# --- the provider peers, in a process of their own ------------------------------------------------------
+
+
+def peers_process(urls: Any, stop: Any) -> None:
+    from voice.tests.peers.deepgram_server import FakeDeepgram, spoken
+    from voice.tests.peers.openai_server import FakeOpenAI, TextReply
+
+    spoken(LINE)  # scripted words get their byte values in order of first use: the same as in the callers'
+    async def serve() -> None:
+        deepgram = FakeDeepgram(recognise=True, endpointing=ENDPOINTING, idle_timeout=None,
+                                speak_first_byte_delay=TTS_FIRST_BYTE)
+        model = FakeOpenAI(default=TextReply(REPLY, first_token_delay=MODEL_FIRST_TOKEN))
+        async with deepgram, model:
+            urls.put({"deepgram": deepgram.url, "deepgram_key": deepgram.api_key, "openai": model.url,
+                      "openai_key": model.api_key, "pid": os.getpid()})
+            while not stop.is_set():
+                deepgram.sessions.clear()  # what each socket heard is not needed here: keep memory flat
+                deepgram.speak_requests.clear()
+                model.requests.clear()
+                await asyncio.sleep(0.5)
+
+    asyncio.run(serve())
+
+
+# --- the callers ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class CallResult:
+    greeting: float | None = None  # seconds
+    reply: float | None = None
+    gaps: int = 0
+    seconds: float = 0.0  # start → hang-up
+    error: str = ""
+
+
+@dataclass
+class Phone:
+    """Twilio's side of one call: the frame clock, the player (marks echoed once played), what arrived."""
+
+    call: WireCall
+    speech: list[bytes] = field(default_factory=list)  # frames still to say
+    last_speech_sent: float = 0.0
+    play_until: float = 0.0  # when the agent audio received so far has played out
+    turn_audio: list[float] = field(default_factory=list)  # arrival times of this turn's agent audio
+    gaps: int = 0
+    closed: bool = False
+    said: asyncio.Event = field(default_factory=asyncio.Event)  # the last speech frame is sent
+
+    async def clock(self) -> None:
+        """One 20 ms frame every 20 ms on a fixed schedule (Twilio does not drift): speech, else silence."""
+        tick = time.monotonic()
+        while not self.closed:
+            frame = self.speech.pop(0) if self.speech else SILENCE
+            with contextlib.suppress(Exception):
+                await self.call.media(frame)
+            if frame is not SILENCE:
+                self.last_speech_sent = time.monotonic()
+                if not self.speech:
+                    self.said.set()
+            tick += FRAME
+            await asyncio.sleep(max(tick - time.monotonic(), 0))
+
+    async def listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async for raw in self.call.socket:
+                message = json.loads(raw)
+                now = time.monotonic()
+                event = message.get("event")
+                if event == "media":
+                    if self.turn_audio and now > self.play_until + FRAME:
+                        self.gaps += 1  # the caller heard dead air inside the agent's turn
+                    self.turn_audio.append(now)
+                    seconds = len(base64.b64decode(message["media"]["payload"])) / 8000
+                    self.play_until = max(self.play_until, now) + seconds
+                elif event == "mark":
+                    name = message["mark"]["name"]
+                    loop.call_later(max(self.play_until - now, 0), self._echo, name)
+                elif event == "clear":
+                    self.play_until = now
+        except Exception:  # noqa: BLE001 - any close ends the call for the caller
+            return
+        finally:
+            self.closed = True
+
+    def _echo(self, name: str) -> None:
+        if not self.closed:
+            asyncio.get_running_loop().create_task(self.call.send({"event": "mark", "mark": {"name": name}}))
+
+    async def turn(self, since: float, what: str) -> float:
+        """Wait for the agent's turn after `since` and hear it out; seconds from `since` to its first audio."""
+        self.turn_audio = []
+        deadline = since + TURN_TIMEOUT
+        while not self.turn_audio:
+            if self.closed or time.monotonic() > deadline:
+                raise TimeoutError(f"no {what}" + (" (stream closed)" if self.closed else f" in {TURN_TIMEOUT:.0f} s"))
+            await asyncio.sleep(0.005)
+        first = self.turn_audio[0] - since
+        while not self.closed and time.monotonic() < deadline:
+            now = time.monotonic()
+            if now > self.play_until + QUIET and now > self.turn_audio[-1] + QUIET:
+                break
+            await asyncio.sleep(0.02)
+        return first
+
+
+async def ring(session: Any, port: int, number: str) -> tuple[str, dict[str, str]]:
+    """The signed `/twilio/voice` webhook, as Twilio posts it; the call sid and the stream parameters."""
+    from twilio.request_validator import RequestValidator
+
+    call_sid = new_call_sid()
+    form = {"CallSid": call_sid, "From": number, "To": SHOP_NUMBER, "CallStatus": "ringing",
+            "Direction": "inbound", "AccountSid": "AC" + "0" * 32}
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + "/twilio/voice", form)
+    async with session.post(f"http://127.0.0.1:{port}/twilio/voice", data=urlencode(form),
+                            headers={"Content-Type": "application/x-www-form-urlencoded",
+                                     "X-Twilio-Signature": signature}) as response:
+        body = await response.text()
+        if response.status != 200:
+            raise RuntimeError(f"webhook {response.status}")
+    return call_sid, stream_parameters(body)
+
+
+async def one_call(session: Any, port: int, number: str, delay: float, speech: list[bytes]) -> CallResult:
+    result = CallResult()
+    await asyncio.sleep(delay)
+    started = time.monotonic()
+    try:
+        call_sid, parameters = await ring(session, port, number)
+        async with media_stream(port) as socket:
+            phone = Phone(WireCall(socket, call_sid=call_sid))
+            await phone.call.start(parameters)
+            started = time.monotonic()
+            tasks = [asyncio.create_task(phone.listen()), asyncio.create_task(phone.clock())]
+            try:
+                result.greeting = await phone.turn(started, "greeting")
+                phone.speech = list(speech)
+                await asyncio.wait_for(phone.said.wait(), len(speech) * FRAME + TURN_TIMEOUT)
+                result.reply = await phone.turn(phone.last_speech_sent, "reply")
+            finally:
+                result.gaps = phone.gaps
+                phone.closed = True
+                with contextlib.suppress(Exception):
+                    await phone.call.stop()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+    except Exception as exc:  # noqa: BLE001 - a failed call is a figure too
+        result.error = f"{type(exc).__name__}: {exc}"[:120]
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def callers_process(port: int, offsets: list[float], first_number: int, results: Any) -> None:
+    """The callers of one process; puts (their results, this loop's lag samples in seconds)."""
+    from voice.tests.peers.deepgram_server import spoken
+
+    audio = spoken(LINE).rstrip(b"\xff")  # speech ends with the last word; the clock sends silence after
+    speech = [audio[i:i + 160].ljust(160, b"\xff") for i in range(0, len(audio), 160)]
+
+    async def run() -> tuple[list[CallResult], list[float]]:
+        import aiohttp
+
+        lags: list[float] = []
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            while not done.is_set():
+                before = time.monotonic()
+                await asyncio.sleep(0.01)
+                lags.append(time.monotonic() - before - 0.01)
+
+        lag = asyncio.create_task(ticker())
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+            calls = await asyncio.gather(*(one_call(session, port, f"+1555{first_number + i:07d}", delay, speech)
+                                           for i, delay in enumerate(offsets)))
+        done.set()
+        await lag
+        return list(calls), lags
+
+    results.put(asyncio.run(run()))
+
+
+# --- the server's figures -------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Probe:
+    """While the load runs: `/healthz` every 100 ms (its latency) and the server's RSS (its peak)."""
+
+    def __init__(self, port: int, pid: int) -> None:
+        self.port, self.pid = port, pid
+        self.latencies: list[float] = []
+        self.failures = 0
+        self.peak_rss = rss_mb(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Probe":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            tick = time.monotonic()
+            try:
+                with urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=10) as response:
+                    response.read()
+                self.latencies.append(time.monotonic() - tick)
+            except Exception:  # noqa: BLE001 - counted
+                self.failures += 1
+            self.peak_rss = max(self.peak_rss, rss_mb(self.pid))
+            self._stop.wait(max(0.1 - (time.monotonic() - tick), 0))
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+@dataclass
+class Row:
+    calls: int
+    results: list[CallResult]
+    cpu_per_call_minute: float
+    mb_per_call: float
+    idle_mb: float
+    healthz: list[float]
+    healthz_failures: int
+    caller_lag: list[list[float]]
+    peer_cpu: float
+    wall: float
+    core: float  # the server's CPU seconds per second of the load (1.0: one core busy; it has one loop)
+    unsaved: int  # call logs still "in_progress" DRAIN seconds after the last caller hung up
+
+    def ms(self, what: str, q: float) -> float:
+        """A percentile in ms; a call that waited for it and never got it counts as infinitely late."""
+        waited = [r for r in self.results if what == "greeting" or r.greeting is not None]
+        return percentile([math.inf if getattr(r, what) is None else getattr(r, what) for r in waited], q) * 1000
+
+
+def run_callers(port: int, calls: int, processes: int, stagger: float, round_index: int) -> tuple[
+        list[CallResult], list[list[float]]]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    offsets = [stagger * i / max(calls - 1, 1) for i in range(calls)] if calls > 1 else [0.0]
+    children = []
+    for p in range(processes):
+        mine = offsets[p::processes]
+        if mine:
+            first = 100_000 * round_index + 10_000 * p
+            children.append(context.Process(target=callers_process, args=(port, mine, first, queue)))
+    for child in children:
+        child.start()
+    results: list[CallResult] = []
+    lags: list[list[float]] = []
+    for _ in children:
+        got, lag = queue.get(timeout=stagger + 4 * TURN_TIMEOUT + 60)
+        results += got
+        lags.append(lag)
+    for child in children:
+        child.join(timeout=10)
+    return results, lags
+
+
+def drained(server: Any, within: float) -> int:
+    """Wait (up to `within` s) until every call log is closed; how many are still "in_progress"."""
+    deadline = time.monotonic() + within
+    while True:
+        left = int(server.query("SELECT count(*) FROM crm_calllog WHERE outcome = 'in_progress'")[0][0])
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
+
+
+def warm_up(port: int) -> None:
+    """One call before the measurement: imports, connections, caches (what a server that has run a while has)."""
+    results, _ = run_callers(port, 1, 1, 0.0, 9)
+    if results[0].error:
+        raise RuntimeError(f"the warm-up call failed: {results[0].error}")
+
+
+def measure(folder: Path, peers: dict[str, Any], calls: int, processes: int, stagger: float,
+            redis: str | None, round_index: int) -> Row:
+    env = {"STT_PROVIDER": "deepgram", "TTS_PROVIDER": "deepgram", "LLM_PROVIDER": "openai",
+           "DEEPGRAM_URL": peers["deepgram"], "DEEPGRAM_API_KEY": peers["deepgram_key"],
+           "OPENAI_BASE_URL": peers["openai"], "OPENAI_API_KEY": peers["openai_key"],
+           "STT_FALLBACK": "none", "TTS_FALLBACKS": "none", "LOG_LEVEL": "WARNING"}
+    if redis:
+        env["REDIS_URL"] = redis
+    with running_server(folder, f"load-{calls}", env) as server:
+        pid = server.process.pid
+        warm_up(server.port)
+        time.sleep(1.0)
+        idle = rss_mb(pid)
+        with Probe(server.port, pid) as probe:
+            cpu, before = cpu_seconds(pid), time.monotonic()
+            time.sleep(BASELINE)  # the idle server's own CPU with the probe running: taken off the load's
+            baseline = (cpu_seconds(pid) - cpu) / (time.monotonic() - before)
+            probe.latencies.clear()
+            cpu, peer_cpu, started = cpu_seconds(pid), cpu_seconds(peers["pid"]), time.monotonic()
+            results, lags = run_callers(server.port, calls, processes, stagger, round_index)
+            wall = time.monotonic() - started
+            gross, peer_used = cpu_seconds(pid) - cpu, cpu_seconds(peers["pid"]) - peer_cpu
+            used = gross - baseline * wall
+        unsaved = drained(server, DRAIN)
+    call_minutes = sum(r.seconds for r in results) / 60
+    return Row(calls=calls, results=results, cpu_per_call_minute=used / call_minutes if call_minutes else math.nan,
+               mb_per_call=(probe.peak_rss - idle) / calls, idle_mb=idle, healthz=probe.latencies,
+               healthz_failures=probe.failures, caller_lag=lags, peer_cpu=peer_used, wall=wall,
+               core=gross / wall, unsaved=unsaved)
+
+
+def ms(value: float, width: int) -> str:
+    return f"{'never':>{width}}" if math.isinf(value) else f"{value:>{width}.0f}"
+
+
+def print_table(rows: list[Row]) -> None:
+    header = (f"{'calls':>5} {'ok':>5} {'reply p50':>9} {'p99':>6} {'p99/1':>6} {'greet p50':>9} {'p99':>6} "
+              f"{'gaps':>5} {'in calls':>8} {'CPU s/call-min':>14} {'core %':>6} {'MB/call':>7} "
+              f"{'healthz p50':>11} {'p99':>6} "
+              f"{'caller lag p99':>14}")
+    print(header)
+    print("-" * len(header))
+    reference = next((r.ms("reply", 99) for r in rows if r.calls == 1), math.nan)
+    for r in rows:
+        ok = sum(1 for c in r.results if c.greeting is not None and c.reply is not None)
+        lag = max((percentile(lags, 99) for lags in r.caller_lag), default=math.nan) * 1000
+        ratio = r.ms("reply", 99) / reference
+        print(f"{r.calls:>5} {ok:>5} {ms(r.ms('reply', 50), 9)} {ms(r.ms('reply', 99), 6)} "
+              f"{'never' if math.isinf(ratio) else f'{ratio:.2f}x':>6} {ms(r.ms('greeting', 50), 9)} "
+              f"{ms(r.ms('greeting', 99), 6)} "
+              f"{sum(c.gaps for c in r.results):>5} {sum(1 for c in r.results if c.gaps):>8} "
+              f"{r.cpu_per_call_minute:>14.2f} {r.core * 100:>6.0f} {r.mb_per_call:>7.2f} "
+              f"{percentile(r.healthz, 50) * 1000:>11.0f} "
+              f"{percentile(r.healthz, 99) * 1000:>6.0f} {lag:>14.0f}")
+    print("(ms unless stated; reply = caller's speech end → first agent audio, with the STT peer's 300 ms "
+          "endpointing; p99/1 = reply p99 over the 1-call p99; never = not within "
+          f"{TURN_TIMEOUT:.0f} s; healthz = server responsiveness, not loop lag)")
+    for r in rows:
+        errors = sorted({c.error for c in r.results if c.error})
+        print(f"  {r.calls} calls: {r.wall:.0f} s of load, server idle RSS {r.idle_mb:.0f} MB, peers' CPU "
+              f"{r.peer_cpu:.1f} s, healthz failures {r.healthz_failures}, call logs still in progress "
+              f"{DRAIN:.0f} s after the last hang-up: {r.unsaved}"
+              + (f", errors: {'; '.join(errors)[:300]}" if errors else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", default="1,50,100,200", help="comma-separated numbers of concurrent calls")
+    parser.add_argument("--stagger", type=float, default=2.0, help="call starts spread over this many seconds")
+    parser.add_argument("--caller-processes", type=int, default=0, help="0: 1 up to 100 calls, else 2")
+    parser.add_argument("--redis", default=None, help="REDIS_URL for the server (default: local memory)")
+    options = parser.parse_args()
+    counts = [int(n) for n in options.calls.split(",") if n.strip()]
+    folder = Path(tempfile.mkdtemp(prefix="bench_load_"))
+    context = multiprocessing.get_context("spawn")
+    urls, stop = context.Queue(), context.Event()
+    peers_proc = context.Process(target=peers_process, args=(urls, stop), daemon=True)
+    peers_proc.start()
+    rows: list[Row] = []
+    try:
+        peers = urls.get(timeout=60)
+        for index, calls in enumerate(counts):
+            processes = options.caller_processes or (1 if calls <= 100 else 2)
+            row = measure(folder, peers, calls, processes, options.stagger, options.redis, index)
+            print(f"  {calls} calls measured in {row.wall:.0f} s", file=sys.stderr, flush=True)
+            rows.append(row)
+    finally:
+        stop.set()
+        peers_proc.join(timeout=10)
+        if peers_proc.is_alive():
+            peers_proc.terminate()
+    print_table(rows)
+    print(f"(server logs and databases in {folder})")
+
+
+if __name__ == "__main__":
+    main()
