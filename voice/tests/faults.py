@@ -36,6 +36,7 @@ from voice.tests.live_server import (
     SHOP_NUMBER,
     SILENCE,
     LiveServer,
+    bookable_weekday,
     free_port,
     media_stream,
     server_env,
@@ -576,7 +577,7 @@ async def redis_hung_mid_call(lab: FaultLab) -> FaultResult:
 
 async def calendar_down_while_booking(lab: FaultLab) -> FaultResult:
     """Point 7: Google Calendar unreachable: the booking is made on the shop's records, synced later."""
-    line = await asyncio.to_thread(speech, "oil change on Tuesday at ten please")
+    line = await asyncio.to_thread(speech, f"oil change on {bookable_weekday()} at ten please")
     async with Caller(lab.server, "+15550107003") as call:
         await call.heard()
         await call.quiet()
@@ -650,7 +651,7 @@ async def postgres_connections_killed_mid_call(lab: FaultLab) -> FaultResult:
 
 async def postgres_connections_killed_before_booking(lab: FaultLab) -> FaultResult:
     """Point 6: the connections killed just before the caller's "yes": booked once, and the caller hears so."""
-    line = await asyncio.to_thread(speech, "oil change on Tuesday at ten please")
+    line = await asyncio.to_thread(speech, f"oil change on {bookable_weekday()} at ten please")
     async with Caller(lab.server, "+15550107007") as call:
         await call.heard()
         await call.quiet()

@@ -39,6 +39,18 @@ SILENCE = b"\xff" * 160  # 20 ms of mu-law silence
 PUBLIC_BASE_URL = "https://voice.bart-test.example"
 
 
+def bookable_weekday() -> str:
+    """A weekday the seeded shop is open, two to eight days ahead in shop time, by name ("Thursday"): what a
+    test caller asks for, so a booking never depends on the hour the suite runs (on a Tuesday after nine,
+    "Tuesday at ten" is inside the shop's one-hour lead time)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo("America/New_York")).date()
+    day = next(today + timedelta(days=n) for n in range(2, 9) if (today + timedelta(days=n)).weekday() < 5)
+    return day.strftime("%A")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

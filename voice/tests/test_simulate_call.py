@@ -14,6 +14,8 @@ from urllib.request import Request, urlopen
 import pytest
 from twilio.request_validator import RequestValidator
 
+from voice.tests.live_server import bookable_weekday
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -60,7 +62,7 @@ def _simulate(port: int, env: dict[str, str], *args: str) -> str:
 
 def test_a_simulated_call_books_and_an_interruption_clears_the_agent(server, tmp_path: Path) -> None:
     port, env = server
-    out = _simulate(port, env, "--from", "+15550102000", "--say", "oil change on Tuesday at ten please",
+    out = _simulate(port, env, "--from", "+15550102000", "--say", f"oil change on {bookable_weekday()} at ten please",
                     "--say", "yes", "--record", str(tmp_path / "agent.wav"))
     assert "outcome: booked" in out
     assert "Shall I book it?" in out and "You're all set" in out
