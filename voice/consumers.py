@@ -64,8 +64,6 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         await super().dispatch(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.closing:
-            return
         try:
             event = twilio.parse_message(text_data if text_data is not None else (bytes_data or b""))
         except twilio.ProtocolError as exc:
