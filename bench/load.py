@@ -31,7 +31,11 @@ Per N, one row:
   ok                calls that got both a greeting and a reply; a call still waiting after 40 s counts as
                     infinitely late ("never") in the percentiles
 
+With `--profile`, py-spy samples the server through each load (py-spy from PyPI) and the folded stacks
+are kept beside the logs; the functions with the most samples (own and inclusive) are printed.
+
     .venv/bin/python bench/load.py [--calls 1,50,100,200] [--stagger 2] [--redis redis://127.0.0.1:6380/0]
+                                   [--profile]
 """
 
 import argparse
@@ -42,6 +46,8 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -380,8 +386,46 @@ def warm_up(port: int) -> None:
         raise RuntimeError(f"the warm-up call failed: {results[0].error}")
 
 
+@contextlib.contextmanager
+def sampled(pid: int, out: Path | None) -> Any:
+    """py-spy on the server process while the block runs (nothing if `out` is None)."""
+    if out is None:
+        yield
+        return
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    process = subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "100",
+                                "--output", str(out), "--nonblocking"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        process.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
+        process.wait(timeout=30)
+
+
+def print_profile(out: Path, top: int = 14) -> None:
+    """The functions with the most samples in folded stacks: own (the leaf) and inclusive (anywhere)."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        frames = [frame.split(" (")[0] + " (" + frame.rpartition("/")[2].split(":")[0] for frame in stack.split(";")]
+        total += n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+    print(f"  profile {out.name}: {total} samples (all threads)")
+    for title, table in (("own", own), ("inclusive", inclusive)):
+        for frame, n in sorted(table.items(), key=lambda item: -item[1])[:top]:
+            print(f"    {title:>9} {100 * n / max(total, 1):5.1f} %  {frame})")
+
+
 def measure(folder: Path, peers: dict[str, Any], calls: int, processes: int, stagger: float,
-            redis: str | None, round_index: int) -> Row:
+            redis: str | None, round_index: int, profile: bool = False) -> Row:
     env = {"STT_PROVIDER": "deepgram", "TTS_PROVIDER": "deepgram", "LLM_PROVIDER": "openai",
            "DEEPGRAM_URL": peers["deepgram"], "DEEPGRAM_API_KEY": peers["deepgram_key"],
            "OPENAI_BASE_URL": peers["openai"], "OPENAI_API_KEY": peers["openai_key"],
@@ -399,7 +443,8 @@ def measure(folder: Path, peers: dict[str, Any], calls: int, processes: int, sta
             baseline = (cpu_seconds(pid) - cpu) / (time.monotonic() - before)
             probe.latencies.clear()
             cpu, peer_cpu, started = cpu_seconds(pid), cpu_seconds(peers["pid"]), time.monotonic()
-            results, lags = run_callers(server.port, calls, processes, stagger, round_index)
+            with sampled(pid, folder / f"profile-{calls}.txt" if profile else None):
+                results, lags = run_callers(server.port, calls, processes, stagger, round_index)
             wall = time.monotonic() - started
             gross, peer_used = cpu_seconds(pid) - cpu, cpu_seconds(peers["pid"]) - peer_cpu
             used = gross - baseline * wall
@@ -451,6 +496,7 @@ def main() -> None:
     parser.add_argument("--stagger", type=float, default=2.0, help="call starts spread over this many seconds")
     parser.add_argument("--caller-processes", type=int, default=0, help="0: 1 up to 100 calls, else 2")
     parser.add_argument("--redis", default=None, help="REDIS_URL for the server (default: local memory)")
+    parser.add_argument("--profile", action="store_true", help="sample the server with py-spy during each load")
     options = parser.parse_args()
     counts = [int(n) for n in options.calls.split(",") if n.strip()]
     folder = Path(tempfile.mkdtemp(prefix="bench_load_"))
@@ -463,7 +509,7 @@ def main() -> None:
         peers = urls.get(timeout=60)
         for index, calls in enumerate(counts):
             processes = options.caller_processes or (1 if calls <= 100 else 2)
-            row = measure(folder, peers, calls, processes, options.stagger, options.redis, index)
+            row = measure(folder, peers, calls, processes, options.stagger, options.redis, index, options.profile)
             print(f"  {calls} calls measured in {row.wall:.0f} s", file=sys.stderr, flush=True)
             rows.append(row)
     finally:
@@ -472,6 +518,8 @@ def main() -> None:
         if peers_proc.is_alive():
             peers_proc.terminate()
     print_table(rows)
+    for calls in counts if options.profile else []:
+        print_profile(folder / f"profile-{calls}.txt")
     print(f"(server logs and databases in {folder})")
 
 
