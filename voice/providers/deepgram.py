@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from voice.providers.base import ProviderError, STTEvent
 from voice.providers.deepgram_events import result_span, to_event
 from voice.providers.replay import ReplayBuffer
+from voice.providers.tls import async_http
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,9 @@ class DeepgramSTT:
         self.reconnect_backoff = reconnect_backoff
         self.reconnect_timeout = reconnect_timeout
         self.replay_seconds = replay_seconds
-        self._client = AsyncDeepgramClient(api_key=api_key, environment=deepgram_environment(base_url))
+        # The listen socket needs no HTTP client, but the SDK's client makes one: give it the shared TLS context.
+        self._client = AsyncDeepgramClient(api_key=api_key, environment=deepgram_environment(base_url),
+                                           httpx_client=async_http())
 
     def live_options(self) -> dict[str, Any]:
         """The `/v1/listen` query: Twilio's audio format plus the events the turn-taking needs."""

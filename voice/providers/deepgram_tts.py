@@ -10,6 +10,7 @@ from deepgram.core.api_error import ApiError
 
 from voice.providers.base import ProviderError
 from voice.providers.deepgram import TRANSPORT_ERRORS, deepgram_environment
+from voice.providers.tls import async_http
 
 
 class DeepgramTTS:
@@ -26,7 +27,7 @@ class DeepgramTTS:
     ) -> None:
         self.model = model
         # Our own httpx client: the timeout bounds the wait for each chunk, so a stalled voice fails fast.
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=connect_timeout))
+        self._http = async_http(timeout=httpx.Timeout(timeout, connect=connect_timeout))
         self._client = AsyncDeepgramClient(
             api_key=api_key, environment=deepgram_environment(base_url), httpx_client=self._http, max_retries=0
         )

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from voice.providers.base import ProviderError
+from voice.providers.tls import async_http
 
 ELEVENLABS_URL = "https://api.elevenlabs.io"
 
@@ -28,7 +29,7 @@ class ElevenLabsTTS:
     ) -> None:
         self.voice_id = voice_id
         self.model_id = model_id
-        self._http = httpx.AsyncClient(
+        self._http = async_http(
             base_url=(base_url or ELEVENLABS_URL).rstrip("/"),
             headers={"xi-api-key": api_key},
             timeout=httpx.Timeout(timeout, connect=connect_timeout),

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
 from voice.providers.base import ChatContext, ChatEvent, ProviderError, TextDelta, ToolCallRequested
+from voice.providers.tls import tls_context
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ class OpenAIChat:
     ) -> None:
         self.model = model
         # `timeout` bounds connecting and each wait for bytes, so it is also the first-token deadline.
-        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url or None, timeout=timeout, max_retries=max_retries)
+        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url or None, timeout=timeout, max_retries=max_retries,
+                                   http_client=DefaultAsyncHttpxClient(verify=tls_context()))
 
     async def stream(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
                      context: ChatContext | None = None) -> AsyncIterator[ChatEvent]:

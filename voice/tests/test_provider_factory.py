@@ -149,3 +149,24 @@ def test_a_fallback_voice_without_its_key_is_skipped_and_an_unknown_one_refused(
     settings.TTS_FALLBACKS = ["carrier-pigeon"]
     with pytest.raises(ImproperlyConfigured, match="TTS_FALLBACKS names 'carrier-pigeon'"):
         make_tts()
+
+
+def test_building_a_calls_providers_loads_no_ca_bundle(settings, monkeypatch) -> None:
+    """Every call builds its own provider clients; a TLS context of their own would load the CA bundle
+    each time (tens of ms of CPU on the event loop). They all use the process's one context."""
+    import ssl
+
+    from voice.providers.tls import tls_context
+
+    settings.STT_PROVIDER, settings.LLM_PROVIDER = "deepgram", "openai"
+    tls_context()  # the process's own, made once
+    made: list[object] = []
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: made.append(a) or real(*a, **k))
+
+    for voice in ("deepgram", "elevenlabs"):
+        settings.TTS_PROVIDER = voice
+        for _ in range(2):
+            make_stt(), make_chat(), make_tts()
+
+    assert made == []
