@@ -242,6 +242,30 @@ async def test_malformed_and_out_of_order_frames_are_dropped_and_the_call_goes_o
     await call.hang_up()
 
 
+async def test_media_frames_reach_the_speech_socket_while_the_sync_thread_is_busy(application, peers) -> None:
+    """Channels' dispatch waits for the process's one sync thread before every message. A media frame
+    must not: at 50 frames a second per call that wait is the server's ceiling, and one slow database call
+    would stall every caller's audio."""
+    import threading
+
+    dg, _ = peers
+    call = make_call(application)
+    assert await call.connect()
+    await call.start()
+    await dg.wait_for_sessions(1)
+    release = threading.Event()
+    busy = asyncio.ensure_future(sync_to_async(release.wait)(5.0))  # thread-sensitive: the one sync thread
+    try:
+        await asyncio.sleep(0.05)
+        await call.send_audio(VOICE * 10)
+        await dg.wait_for_audio(len(VOICE) * 10, within=2.0)
+        assert not busy.done()  # the audio got through while the sync thread was still held
+    finally:
+        release.set()
+        await busy
+    await call.hang_up()
+
+
 async def test_model_outage_gives_a_spoken_apology_not_silence(application, peers, settings) -> None:
     dg, ai = peers
     settings.FRONT_DESK_NUMBER = "+15550100199"  # with none, the apology offers to take a message instead
