@@ -5,6 +5,7 @@ channel layer, django-q2 on the ORM broker). Production is `DEBUG=False`, and th
 hosts that have no safe default must be given or the process refuses to start.
 """
 
+import os
 from datetime import timedelta
 from importlib.util import find_spec
 from pathlib import Path
@@ -88,6 +89,8 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=10)
+# `manage.py serve`: Daphne processes sharing the web port (one event loop each: one per core).
+WEB_WORKERS = env.int("WEB_WORKERS", default=os.cpu_count() or 1)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE > 0:
     # Under ASGI every lookup and tool runs in a worker thread that gives its connection back when
     # done; without a pool that means a new Postgres connection (~5 ms) per caller lookup. A pooled

@@ -67,12 +67,11 @@ def server_env(port: int, database: Path) -> dict[str, str]:
     return env
 
 
-def daphne_command(port: int) -> list[str]:
-    """The README's production command, from this interpreter's environment."""
-    script = Path(sys.executable).with_name("daphne")
-    program = [str(script)] if script.exists() else [sys.executable, "-m", "daphne"]
-    return [*program, "-b", "127.0.0.1", "-p", str(port), "--websocket-max-message-size", "65536",
-            "--websocket-max-frame-size", "65536", "autoshop.asgi:application"]
+def daphne_command(port: int, workers: int = 1) -> list[str]:
+    """The README's production command (`manage.py serve`), from this interpreter's environment. One worker
+    is Daphne itself, in the same process (exec), with the production frame limits."""
+    return [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers)]
 
 
 @dataclass

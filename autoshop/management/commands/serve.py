@@ -1,0 +1,113 @@
+"""`manage.py serve`: the production web server (HTTP webhooks, the admin and the media streams).
+
+One worker is Daphne itself (this process becomes it). Several workers are several Daphne processes on
+one listening socket that this process opens and hands down (`daphne --fd`, the arrangement of Channels'
+deployment docs): the kernel gives each new connection to whichever worker accepts first, so a busy
+worker takes fewer. This process only supervises: a worker that dies is started again (a call it carried
+resumes on another worker through `<Connect action>`), SIGTERM/SIGINT stop them all.
+"""
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+logger = logging.getLogger(__name__)
+
+APPLICATION = "autoshop.asgi:application"
+# Twilio's largest frame is under 2 KB; the stream refuses anything over 8 KB itself. Daphne's default
+# limit (1 MB) would have it read and hold a hostile frame first.
+FRAME_LIMITS = ["--websocket-max-message-size", "65536", "--websocket-max-frame-size", "65536"]
+RESTART_PAUSE = 1.0  # seconds before a dead worker is started again
+STOP_GRACE = 10.0  # seconds workers are given to stop before SIGKILL
+
+
+def daphne_argv(*, host: str | None = None, port: int | None = None, fd: int | None = None) -> list[str]:
+    """The Daphne command line of one worker: on host and port, or on an inherited socket."""
+    where = ["--fd", str(fd)] if fd is not None else ["-b", str(host), "-p", str(port)]
+    return [sys.executable, "-m", "daphne", *where, *FRAME_LIMITS, APPLICATION]
+
+
+class Command(BaseCommand):
+    help = ("Run the production web server: --workers Daphne processes sharing one socket on --host:--port "
+            "(default WEB_WORKERS). One worker runs Daphne in this process.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="0.0.0.0",  # noqa: S104 - behind the load balancer
+                            help="Address to listen on (default 0.0.0.0).")
+        parser.add_argument("--port", type=int, default=8000, help="Port to listen on (default 8000).")
+        parser.add_argument("--workers", type=int, default=None,
+                            help="Daphne processes (default WEB_WORKERS: one per core).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        workers = options["workers"] or settings.WEB_WORKERS
+        if workers < 1:
+            raise CommandError(f"--workers must be at least 1 (got {workers}).")
+        host, port = options["host"], options["port"]
+        if workers == 1:
+            argv = daphne_argv(host=host, port=port)
+            os.execv(argv[0], argv)  # noqa: S606 - nothing to supervise: this process is the worker
+        try:
+            listener = socket.create_server((host, port), family=_family(host), backlog=2048)
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {host}:{port}: {exc}") from exc
+        listener.set_inheritable(True)
+        self.stdout.write(f"{workers} Daphne workers on {host}:{port} (pid {os.getpid()} supervises)")
+        sys.exit(Supervisor(listener, workers).run())
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+class Supervisor:
+    """Keeps `count` workers running on `listener` until SIGTERM or SIGINT."""
+
+    def __init__(self, listener: socket.socket, count: int) -> None:
+        self.listener = listener
+        self.argv = daphne_argv(fd=listener.fileno())
+        self.workers: list[subprocess.Popen[bytes] | None] = [None] * count
+        self.stopping = False
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        for slot in range(len(self.workers)):
+            self._start(slot)
+        while not self.stopping:
+            for slot, worker in enumerate(self.workers):
+                if worker is not None and worker.poll() is not None and not self.stopping:
+                    logger.error("web worker %d (pid %d) exited with %s; starting it again", slot, worker.pid,
+                                 worker.returncode)
+                    time.sleep(RESTART_PAUSE)
+                    self._start(slot)
+            time.sleep(0.2)
+        return self._stop_all()
+
+    def _start(self, slot: int) -> None:
+        if not self.stopping:
+            self.workers[slot] = subprocess.Popen(self.argv, pass_fds=(self.listener.fileno(),))  # noqa: S603
+
+    def _stop(self, signum: int, frame: Any) -> None:
+        self.stopping = True
+
+    def _stop_all(self) -> int:
+        running = [w for w in self.workers if w is not None and w.poll() is None]
+        for worker in running:
+            worker.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for worker in running:
+            try:
+                worker.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        self.listener.close()
+        return 0
