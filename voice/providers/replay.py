@@ -33,6 +33,11 @@ class ReplayBuffer:
             del self._data[:excess]
             self.start += excess
 
+    @property
+    def unsent_bytes(self) -> int:
+        """How much of the kept audio the current socket does not have yet."""
+        return self.end - max(self.sent, self.start)
+
     def unsent(self, limit: int) -> bytes:
         """Up to `limit` bytes the current socket does not have yet, oldest first."""
         begin = max(self.sent, self.start) - self.start

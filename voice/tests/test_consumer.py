@@ -257,8 +257,8 @@ async def test_media_frames_reach_the_speech_socket_while_the_sync_thread_is_bus
     busy = asyncio.ensure_future(sync_to_async(release.wait)(5.0))  # thread-sensitive: the one sync thread
     try:
         await asyncio.sleep(0.05)
-        await call.send_audio(VOICE * 10)
-        await dg.wait_for_audio(len(VOICE) * 10, within=2.0)
+        await call.send_audio(VOICE * 12)  # 240 ms: four whole sends to Deepgram
+        await dg.wait_for_audio(len(VOICE) * 12, within=2.0)
         assert not busy.done()  # the audio got through while the sync thread was still held
     finally:
         release.set()

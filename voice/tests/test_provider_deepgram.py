@@ -38,18 +38,19 @@ async def next_events(stream: DeepgramSTTStream, count: int, within: float = 2.0
 # --- speech to text ------------------------------------------------------------------------------------
 
 
-async def test_caller_audio_reaches_deepgram_with_the_phone_call_options(dg: FakeDeepgram) -> None:
+async def test_caller_audio_reaches_deepgram_three_frames_a_message_with_the_phone_call_options(
+        dg: FakeDeepgram) -> None:
     stream = await stt(dg).open_stream()
     try:
-        for _ in range(3):
+        for _ in range(6):
             await stream.send_audio(FRAME)
-        await dg.wait_for_audio(3 * len(FRAME))
+        await dg.wait_for_audio(6 * len(FRAME))
     finally:
         await stream.close()
 
     session = dg.listener
-    assert bytes(session.audio) == FRAME * 3
-    assert session.audio_frames == 3
+    assert bytes(session.audio) == FRAME * 6
+    assert session.audio_frames == 2  # 60 ms a message
     assert session.headers["Authorization"] == "Token test-key"
     assert session.query == {
         "model": "nova-2-phonecall",
@@ -119,10 +120,10 @@ async def test_an_idle_stream_sends_keep_alive_so_deepgram_does_not_hang_up() ->
 async def test_audio_flowing_means_no_automatic_keep_alive(dg: FakeDeepgram) -> None:
     stream = await stt(dg, keep_alive_interval=0.15).open_stream()
     try:
-        for _ in range(20):  # 0.4 s of audio: well past the interval, never idle for that long
+        for _ in range(21):  # 0.42 s of audio: well past the interval, never idle for that long
             await stream.send_audio(FRAME)
             await asyncio.sleep(0.02)
-        await dg.wait_for_audio(20 * len(FRAME))
+        await dg.wait_for_audio(21 * len(FRAME))
     finally:
         await stream.close()
 
@@ -140,11 +141,14 @@ async def test_keep_alive_sends_a_keepalive_message(dg: FakeDeepgram) -> None:
     assert dg.listener.controls[0] == {"type": "KeepAlive"}
 
 
-async def test_close_sends_close_stream_and_ends_the_events(dg: FakeDeepgram) -> None:
+async def test_close_sends_the_last_audio_then_close_stream_and_ends_the_events(dg: FakeDeepgram) -> None:
     stream = await stt(dg).open_stream()
-    await stream.send_audio(FRAME)
-    await dg.wait_for_audio(len(FRAME))
+    await stream.send_audio(FRAME)  # 20 ms: short of a whole message, held back until close
+    await asyncio.sleep(0.05)
+    assert bytes(dg.listener.audio) == b""
     await stream.close()
+
+    assert bytes(dg.listener.audio) == FRAME
 
     async with asyncio.timeout(1):
         remaining = [event async for event in stream.events()]
@@ -169,7 +173,7 @@ async def test_an_unreachable_deepgram_is_a_provider_error() -> None:
 
 
 async def test_the_stream_reconnects_after_deepgram_drops_the_socket(dg: FakeDeepgram) -> None:
-    stream = await stt(dg).open_stream()
+    stream = await stt(dg, send_ms=20).open_stream()
     try:
         await stream.send_audio(FRAME)
         await dg.wait_for_audio(len(FRAME))
