@@ -33,12 +33,12 @@ def haproxy_binary() -> str:
     return binary
 
 
-def balancer_env(workers: list[LiveServer], listen_port: int, **extra: str) -> dict[str, str]:
+def balancer_env(worker_ports: list[int], listen_port: int) -> dict[str, str]:
     """What `deploy/haproxy.cfg` reads: the two workers, the public host its health check names, the listener;
     health checks fast enough for a test (a dead worker is out within about half a second)."""
-    return {**os.environ, "WEB_1": f"127.0.0.1:{workers[0].port}", "WEB_2": f"127.0.0.1:{workers[1].port}",
+    return {**os.environ, "WEB_1": f"127.0.0.1:{worker_ports[0]}", "WEB_2": f"127.0.0.1:{worker_ports[1]}",
             "PUBLIC_HOST": PUBLIC_HOST, "LB_BIND": f"127.0.0.1:{listen_port}", "LB_CHECK_INTER": "200ms",
-            "LB_CHECK_FALL": "2", "LB_CHECK_RISE": "1", **extra}
+            "LB_CHECK_FALL": "2", "LB_CHECK_RISE": "1"}
 
 
 @contextlib.contextmanager
@@ -46,8 +46,8 @@ def balancing(workers: list[LiveServer], folder: Path) -> Iterator[LiveServer]:
     """HAProxy with the shipped configuration in front of `workers`, in the foreground, its log in `folder`:
     the front door Twilio calls."""
     port = free_port()
-    command = [haproxy_binary(), "-db", "-f", str(CONFIG)]
-    with serving(port, balancer_env(workers, port), workers[0].database, folder / "haproxy.log", command) as front:
+    env, command = balancer_env([w.port for w in workers], port), [haproxy_binary(), "-db", "-f", str(CONFIG)]
+    with serving(port, env, workers[0].database, folder / "haproxy.log", command) as front:
         _wait_until_healthy(front)
         yield front
 

@@ -13,14 +13,16 @@ The seconds of silence at the switch are printed (`pytest -s`), not asserted: a 
 import asyncio
 import contextlib
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.request import Request, urlopen
 
 import pytest
 
 from voice.call_script import RESUMED
-from voice.tests.balancer import PUBLIC_HOST, balancing, haproxy_binary, in_a_thread
+from voice.tests.balancer import CONFIG, PUBLIC_HOST, balancer_env, balancing, haproxy_binary, in_a_thread
 from voice.tests.faults import (
     Caller,
     FaultLab,
@@ -31,7 +33,7 @@ from voice.tests.faults import (
     running_server,
     template_database,
 )
-from voice.tests.live_server import LiveServer, bookable_weekday
+from voice.tests.live_server import LiveServer, bookable_weekday, free_port
 from voice.tests.peers.deepgram_server import FakeDeepgram, sample_audio, spoken
 
 CALLER, BYSTANDER, NEWCOMER = "+15550108001", "+15550108002", "+15550108003"
@@ -157,3 +159,18 @@ def test_the_balancer_overwrites_the_scheme_a_client_claims(cluster) -> None:
 
     assert hsts(alive.base_url) is not None
     assert hsts(lab.server.base_url) is None
+
+
+def test_the_shipped_configuration_holds_with_tls_terminated_here(tmp_path: Path) -> None:
+    """What the fail-over test does not run of `deploy/haproxy.cfg` (TLS on its own listener, the redirect
+    to https, the admin socket) as production sets it, read by HAProxy's own configuration check."""
+    key, cert, pem = tmp_path / "key.pem", tmp_path / "cert.pem", tmp_path / "site.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",  # noqa: S603,S607
+                    "-subj", f"/CN={PUBLIC_HOST}", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    pem.write_bytes(cert.read_bytes() + key.read_bytes())
+    env = {**balancer_env([free_port(), free_port()], free_port()), "LB_TLS_CERT": str(pem),
+           "LB_TLS_BIND": f"127.0.0.1:{free_port()}", "LB_ADMIN_SOCKET": str(tmp_path / "admin.sock")}
+    checked = subprocess.run([haproxy_binary(), "-c", "-f", str(CONFIG)], env=env, capture_output=True,  # noqa: S603
+                             text=True, timeout=30, check=False)
+    assert checked.returncode == 0 and "Configuration file is valid" in checked.stdout, checked.stdout + checked.stderr
