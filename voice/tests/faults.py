@@ -41,6 +41,7 @@ from voice.tests.live_server import (
     media_stream,
     server_env,
     serving,
+    stream_parameters,
 )
 
 FRONT_DESK = "+15550100199"
@@ -153,12 +154,16 @@ def template_database(folder: Path) -> Path:
     """A migrated, seeded SQLite database to copy for each server (migrating once saves seconds per server)."""
     database = folder / "template.sqlite3"
     if not database.exists():
-        env = server_env(0, database)
-        manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)  # noqa: S603
-        subprocess.run([*manage, "seed_crm", "--customers", "10", "--appointments", "3", "--seed", "1"],  # noqa: S603
-                       cwd=ROOT, env=env, check=True, timeout=180, capture_output=True)
+        migrate_and_seed(server_env(0, database))
     return database
+
+
+def migrate_and_seed(env: dict[str, str]) -> None:
+    """`migrate` and a small seeded CRM on the database `env` names, as the servers' own process would."""
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)  # noqa: S603
+    subprocess.run([*manage, "seed_crm", "--customers", "10", "--appointments", "3", "--seed", "1"],  # noqa: S603
+                   cwd=ROOT, env=env, check=True, timeout=180, capture_output=True)
 
 
 @contextlib.contextmanager
@@ -222,38 +227,56 @@ def fault_lab(folder: Path, calendar: str | None = None, name: str = "lab") -> I
         redis.kill()
 
 
-@contextlib.contextmanager
-def postgres_lab(folder: Path, server_url: str = "postgres://postgres@127.0.0.1:5432/postgres") -> Iterator[FaultLab]:
-    """A lab whose server runs on a Postgres database of its own (created, migrated, seeded, dropped
-    here), so its connections can be killed without touching anyone else's. Builtin calendar."""
-    import psycopg
+def postgres_server_url() -> str | None:
+    """The Postgres server the test run's own database is on (its `postgres` database), or None when the
+    run is on SQLite: the Postgres faults and servers need one."""
+    from django.db import connection
 
-    from telephony.tests.twilio_rest import FakeTwilioREST
+    if connection.vendor != "postgresql":
+        return None
+    params = connection.settings_dict
+    user = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
+    return f"postgres://{user}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/postgres"
+
+
+@contextlib.contextmanager
+def own_postgres_database(folder: Path, server_url: str) -> Iterator[str]:
+    """A Postgres database of our own on the server at `server_url` (created, migrated, seeded; dropped on
+    the way out), so faults can end its connections without touching anyone else's. Its URL."""
+    import psycopg
 
     name = f"faults_{os.urandom(4).hex()}"
     base, _, _ = server_url.rpartition("/")
     dsn = f"{base}/{name}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"'.encode())
-    redis = OwnRedis(folder)
-    rest = FakeTwilioREST(account_sid=TWILIO_ACCOUNT, auth_token=AUTH_TOKEN).__enter__()
     try:
-        redis.start()
-        env = {"DATABASE_URL": dsn, "REDIS_URL": redis.url, "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT,
-               "TWILIO_API_BASE_URL": rest.url}
-        setup = {**server_env(0, folder / "unused.sqlite3"), **env}
-        manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=setup, check=True, timeout=180)  # noqa: S603
-        subprocess.run([*manage, "seed_crm", "--customers", "10", "--appointments", "3", "--seed", "1"],  # noqa: S603
-                       cwd=ROOT, env=setup, check=True, timeout=180, capture_output=True)
-        with running_server(folder, name, env) as server:
-            yield FaultLab(server=server, redis=redis, rest=rest, folder=folder, extra={"postgres": dsn})
+        migrate_and_seed({**server_env(0, folder / "unused.sqlite3"), "DATABASE_URL": dsn})
+        yield dsn
     finally:
-        with contextlib.suppress(Exception):
-            rest.__exit__(None, None, None)
-        redis.kill()
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+@contextlib.contextmanager
+def postgres_lab(folder: Path, server_url: str = "postgres://postgres@127.0.0.1:5432/postgres") -> Iterator[FaultLab]:
+    """A lab whose server runs on a Postgres database of its own, so its connections can be killed without
+    touching anyone else's. Builtin calendar."""
+    from telephony.tests.twilio_rest import FakeTwilioREST
+
+    with own_postgres_database(folder, server_url) as dsn:
+        redis = OwnRedis(folder)
+        rest = FakeTwilioREST(account_sid=TWILIO_ACCOUNT, auth_token=AUTH_TOKEN).__enter__()
+        try:
+            redis.start()
+            env = {"DATABASE_URL": dsn, "REDIS_URL": redis.url, "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT,
+                   "TWILIO_API_BASE_URL": rest.url}
+            with running_server(folder, dsn.rpartition("/")[2], env) as server:
+                yield FaultLab(server=server, redis=redis, rest=rest, folder=folder, extra={"postgres": dsn})
+        finally:
+            with contextlib.suppress(Exception):
+                rest.__exit__(None, None, None)
+            redis.kill()
 
 
 # --- the caller -------------------------------------------------------------------------------------
@@ -293,6 +316,27 @@ class Caller:
 
     async def __aenter__(self) -> "Caller":
         self.call_sid, parameters = await asyncio.to_thread(self.server.answer, self.number)
+        await self._open_stream(parameters)
+        return self
+
+    async def follow_connect_action(self) -> None:
+        """What Twilio does when the stream closed with the caller still on the line: request the
+        `<Connect action>` URL and open the stream its TwiML names (a new stream sid, the new token)."""
+        await self.hang_up()  # the old stream's socket and tasks (it closed: nothing is sent)
+        status, twiml = await asyncio.to_thread(self.connect_action)
+        assert status == 200, f"call {self.call_sid}: stream-ended answered {status}: {twiml}"
+        self.stream_sid = "MZ" + os.urandom(16).hex()
+        self.closed = asyncio.Event()
+        self._seq = self._chunk = 0  # a new stream numbers its messages and audio chunks from 1
+        await self._open_stream(stream_parameters(twiml))
+
+    def connect_action(self) -> tuple[int, str]:
+        """Twilio's request of `<Connect action>` (`/twilio/stream-ended`) for this call: status, TwiML."""
+        return self.server.post("/twilio/stream-ended", {"CallSid": self.call_sid, "From": self.number,
+                                                          "To": SHOP_NUMBER, "Direction": "inbound",
+                                                          "AccountSid": "AC" + "0" * 32})
+
+    async def _open_stream(self, parameters: dict[str, str]) -> None:
         self._socket = await media_stream(self.server).__aenter__()
         await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"}, numbered=False)
         self._expect_sound()
@@ -301,7 +345,6 @@ class Caller:
             "tracks": ["inbound"], "customParameters": parameters,
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})
         self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._pace())]
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.hang_up()
@@ -481,9 +524,7 @@ def front_desk_reached(lab: FaultLab, call: Caller) -> tuple[bool, str]:
     if rest is not None and any(sid == call.call_sid and FRONT_DESK in (form.get("Twiml") or [""])[0]
                                 for sid, form in rest.updates):
         return True, "REST hand-over"
-    status, twiml = lab.server.post("/twilio/stream-ended", {"CallSid": call.call_sid, "From": call.number,
-                                                              "To": SHOP_NUMBER, "Direction": "inbound",
-                                                              "AccountSid": "AC" + "0" * 32})
+    status, twiml = call.connect_action()
     if status != 200:
         return False, f"stream-ended answered {status}"
     number = ET.fromstring(twiml).findtext("Dial/Number")

@@ -144,10 +144,13 @@ def daphne_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
 
 
 @contextlib.contextmanager
-def serving(port: int, env: dict[str, str], database: Path, log: Path) -> Iterator[LiveServer]:
-    """The production command on `port` with `env`, its output in `log`; stopped on the way out."""
+def serving(port: int, env: dict[str, str], database: Path, log: Path,
+            command: list[str] | None = None) -> Iterator[LiveServer]:
+    """The production command (or `command`, e.g. a load balancer in front of such servers) on `port` with
+    `env`, its output in `log`; stopped on the way out."""
     with log.open("wb") as out:
-        process = subprocess.Popen(daphne_command(port), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        process = subprocess.Popen(command or daphne_command(port), cwd=ROOT, env=env, stdout=out,  # noqa: S603
+                                   stderr=subprocess.STDOUT)
     server = LiveServer(port=port, env=env, database=database, log=log, process=process)
     try:
         wait_for_port(port, process, log)

@@ -23,6 +23,7 @@ from voice.tests.faults import (
     fault_lab,
     peer_lab,
     postgres_lab,
+    postgres_server_url,
 )
 
 
@@ -46,21 +47,12 @@ async def test_the_caller_gets_through_the_fault(lab: FaultLab, name: str) -> No
     assert "Traceback" not in log, log[-4000:]  # nothing failed unhandled on the way
 
 
-def _postgres_server_url() -> str:
-    from django.db import connection
-
-    params = connection.settings_dict
-    user = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
-    return f"postgres://{user}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/postgres"
-
-
 @pytest.fixture(scope="module")
 def pg_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultLab]:
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
+    server_url = postgres_server_url()
+    if server_url is None:
         pytest.skip("Postgres faults need a PostgreSQL server (run with DATABASE_URL=postgres://...)")
-    with postgres_lab(tmp_path_factory.mktemp("pgfaults"), _postgres_server_url()) as running:
+    with postgres_lab(tmp_path_factory.mktemp("pgfaults"), server_url) as running:
         yield running
 
 
