@@ -34,8 +34,8 @@ Per N, one row:
 With `--profile`, py-spy samples the server through each load (py-spy from PyPI) and the folded stacks
 are kept beside the logs; the functions with the most samples (own and inclusive) are printed.
 
-    .venv/bin/python bench/load.py [--calls 1,50,100,200] [--stagger 2] [--redis redis://127.0.0.1:6380/0]
-                                   [--profile]
+    .venv/bin/python bench/load.py [--calls 1,50,100,200] [--workers 1,2] [--stagger 2]
+                                   [--redis redis://127.0.0.1:6380/0] [--profile]
 """
 
 import argparse
@@ -273,16 +273,32 @@ def callers_process(port: int, offsets: list[float], first_number: int, results:
 # --- the server's figures -------------------------------------------------------------------------------
 
 
+def tree(pid: int) -> list[int]:
+    """`pid` and its child processes (the web workers under `manage.py serve --workers N`)."""
+    try:
+        return [pid, *(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    except OSError:
+        return [pid]
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    """utime + stime of the process and its children (a worker that has exited counts no more)."""
+    total = 0.0
+    for each in tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    total = 0.0
+    for each in tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+    return total
 
 
 class Probe:
@@ -327,6 +343,7 @@ def percentile(values: list[float], q: float) -> float:
 @dataclass
 class Row:
     calls: int
+    workers: int
     results: list[CallResult]
     cpu_per_call_minute: float
     mb_per_call: float
@@ -379,11 +396,13 @@ def drained(server: Any, within: float) -> int:
         time.sleep(0.5)
 
 
-def warm_up(port: int) -> None:
-    """One call before the measurement: imports, connections, caches (what a server that has run a while has)."""
-    results, _ = run_callers(port, 1, 1, 0.0, 9)
-    if results[0].error:
-        raise RuntimeError(f"the warm-up call failed: {results[0].error}")
+def warm_up(port: int, workers: int) -> None:
+    """Calls before the measurement, two per worker at once: imports, connections, caches (what a server that
+    has run a while has)."""
+    results, _ = run_callers(port, 2 * workers, 1, 0.5, 9)
+    errors = [r.error for r in results if r.error]
+    if errors:
+        raise RuntimeError(f"a warm-up call failed: {errors[0]}")
 
 
 @contextlib.contextmanager
@@ -393,7 +412,7 @@ def sampled(pid: int, out: Path | None) -> Any:
         yield
         return
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    process = subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "100",
+    process = subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--rate", "100",
                                 "--output", str(out), "--nonblocking"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -425,16 +444,16 @@ def print_profile(out: Path, top: int = 14) -> None:
 
 
 def measure(folder: Path, peers: dict[str, Any], calls: int, processes: int, stagger: float,
-            redis: str | None, round_index: int, profile: bool = False) -> Row:
+            redis: str | None, round_index: int, profile: bool = False, workers: int = 1) -> Row:
     env = {"STT_PROVIDER": "deepgram", "TTS_PROVIDER": "deepgram", "LLM_PROVIDER": "openai",
            "DEEPGRAM_URL": peers["deepgram"], "DEEPGRAM_API_KEY": peers["deepgram_key"],
            "OPENAI_BASE_URL": peers["openai"], "OPENAI_API_KEY": peers["openai_key"],
            "STT_FALLBACK": "none", "TTS_FALLBACKS": "none", "LOG_LEVEL": "WARNING"}
     if redis:
         env["REDIS_URL"] = redis
-    with running_server(folder, f"load-{calls}", env) as server:
+    with running_server(folder, f"load-{calls}-w{workers}", env, workers) as server:
         pid = server.process.pid
-        warm_up(server.port)
+        warm_up(server.port, workers)
         time.sleep(1.0)
         idle = rss_mb(pid)
         with Probe(server.port, pid) as probe:
@@ -443,14 +462,15 @@ def measure(folder: Path, peers: dict[str, Any], calls: int, processes: int, sta
             baseline = (cpu_seconds(pid) - cpu) / (time.monotonic() - before)
             probe.latencies.clear()
             cpu, peer_cpu, started = cpu_seconds(pid), cpu_seconds(peers["pid"]), time.monotonic()
-            with sampled(pid, folder / f"profile-{calls}.txt" if profile else None):
+            with sampled(pid, folder / f"profile-{calls}-w{workers}.txt" if profile else None):
                 results, lags = run_callers(server.port, calls, processes, stagger, round_index)
             wall = time.monotonic() - started
             gross, peer_used = cpu_seconds(pid) - cpu, cpu_seconds(peers["pid"]) - peer_cpu
             used = gross - baseline * wall
         unsaved = drained(server, DRAIN)
     call_minutes = sum(r.seconds for r in results) / 60
-    return Row(calls=calls, results=results, cpu_per_call_minute=used / call_minutes if call_minutes else math.nan,
+    return Row(calls=calls, workers=workers, results=results,
+               cpu_per_call_minute=used / call_minutes if call_minutes else math.nan,
                mb_per_call=(probe.peak_rss - idle) / calls, idle_mb=idle, healthz=probe.latencies,
                healthz_failures=probe.failures, caller_lag=lags, peer_cpu=peer_used, wall=wall,
                core=gross / wall, unsaved=unsaved)
@@ -461,18 +481,20 @@ def ms(value: float, width: int) -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    header = (f"{'calls':>5} {'ok':>5} {'reply p50':>9} {'p99':>6} {'p99/1':>6} {'greet p50':>9} {'p99':>6} "
+    header = (f"{'workers':>7} {'calls':>5} {'ok':>5} {'reply p50':>9} {'p99':>6} {'p99/1':>6} "
+              f"{'greet p50':>9} {'p99':>6} "
               f"{'gaps':>5} {'in calls':>8} {'CPU s/call-min':>14} {'core %':>6} {'MB/call':>7} "
               f"{'healthz p50':>11} {'p99':>6} "
               f"{'caller lag p99':>14}")
     print(header)
     print("-" * len(header))
-    reference = next((r.ms("reply", 99) for r in rows if r.calls == 1), math.nan)
     for r in rows:
+        reference = next((o.ms("reply", 99) for o in rows if o.calls == 1 and o.workers == r.workers),
+                         next((o.ms("reply", 99) for o in rows if o.calls == 1), math.nan))
         ok = sum(1 for c in r.results if c.greeting is not None and c.reply is not None)
         lag = max((percentile(lags, 99) for lags in r.caller_lag), default=math.nan) * 1000
         ratio = r.ms("reply", 99) / reference
-        print(f"{r.calls:>5} {ok:>5} {ms(r.ms('reply', 50), 9)} {ms(r.ms('reply', 99), 6)} "
+        print(f"{r.workers:>7} {r.calls:>5} {ok:>5} {ms(r.ms('reply', 50), 9)} {ms(r.ms('reply', 99), 6)} "
               f"{'never' if math.isinf(ratio) else f'{ratio:.2f}x':>6} {ms(r.ms('greeting', 50), 9)} "
               f"{ms(r.ms('greeting', 99), 6)} "
               f"{sum(c.gaps for c in r.results):>5} {sum(1 for c in r.results if c.gaps):>8} "
@@ -484,7 +506,8 @@ def print_table(rows: list[Row]) -> None:
           f"{TURN_TIMEOUT:.0f} s; healthz = server responsiveness, not loop lag)")
     for r in rows:
         errors = sorted({c.error for c in r.results if c.error})
-        print(f"  {r.calls} calls: {r.wall:.0f} s of load, server idle RSS {r.idle_mb:.0f} MB, peers' CPU "
+        print(f"  {r.workers} worker(s), {r.calls} calls: {r.wall:.0f} s of load, server idle RSS "
+              f"{r.idle_mb:.0f} MB, peers' CPU "
               f"{r.peer_cpu:.1f} s, healthz failures {r.healthz_failures}, call logs still in progress "
               f"{DRAIN:.0f} s after the last hang-up: {r.unsaved}"
               + (f", errors: {'; '.join(errors)[:300]}" if errors else ""))
@@ -496,6 +519,7 @@ def main() -> None:
     parser.add_argument("--stagger", type=float, default=2.0, help="call starts spread over this many seconds")
     parser.add_argument("--caller-processes", type=int, default=0, help="0: 1 up to 100 calls, else 2")
     parser.add_argument("--redis", default=None, help="REDIS_URL for the server (default: local memory)")
+    parser.add_argument("--workers", default="1", help="comma-separated web worker counts (manage.py serve)")
     parser.add_argument("--profile", action="store_true", help="sample the server with py-spy during each load")
     options = parser.parse_args()
     counts = [int(n) for n in options.calls.split(",") if n.strip()]
@@ -507,10 +531,12 @@ def main() -> None:
     rows: list[Row] = []
     try:
         peers = urls.get(timeout=60)
-        for index, calls in enumerate(counts):
+        rounds = [(w, calls) for w in (int(n) for n in options.workers.split(",") if n.strip()) for calls in counts]
+        for index, (workers, calls) in enumerate(rounds):
             processes = options.caller_processes or (1 if calls <= 100 else 2)
-            row = measure(folder, peers, calls, processes, options.stagger, options.redis, index, options.profile)
-            print(f"  {calls} calls measured in {row.wall:.0f} s", file=sys.stderr, flush=True)
+            row = measure(folder, peers, calls, processes, options.stagger, options.redis, index, options.profile,
+                          workers)
+            print(f"  {workers} worker(s), {calls} calls measured in {row.wall:.0f} s", file=sys.stderr, flush=True)
             rows.append(row)
     finally:
         stop.set()
@@ -518,8 +544,8 @@ def main() -> None:
         if peers_proc.is_alive():
             peers_proc.terminate()
     print_table(rows)
-    for calls in counts if options.profile else []:
-        print_profile(folder / f"profile-{calls}.txt")
+    for row in rows if options.profile else []:
+        print_profile(folder / f"profile-{row.calls}-w{row.workers}.txt")
     print(f"(server logs and databases in {folder})")
 
 

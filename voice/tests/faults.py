@@ -37,6 +37,7 @@ from voice.tests.live_server import (
     SILENCE,
     LiveServer,
     bookable_weekday,
+    daphne_command,
     free_port,
     media_stream,
     server_env,
@@ -167,14 +168,14 @@ def migrate_and_seed(env: dict[str, str]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(folder: Path, name: str, extra_env: dict[str, str]) -> Iterator[LiveServer]:
-    """Daphne (the production command) on a copy of the template database, with `extra_env`."""
+def running_server(folder: Path, name: str, extra_env: dict[str, str], workers: int = 1) -> Iterator[LiveServer]:
+    """The production command (`workers` Daphne processes) on a copy of the template database, with `extra_env`."""
     port = free_port()
     database = folder / f"{name}.sqlite3"
     if "DATABASE_URL" not in extra_env:
         shutil.copyfile(template_database(folder), database)
     env = {**server_env(port, database), "FRONT_DESK_NUMBER": FRONT_DESK, **extra_env}
-    with serving(port, env, database, folder / f"{name}.log") as server:
+    with serving(port, env, database, folder / f"{name}.log", daphne_command(port, workers)) as server:
         yield server
 
 
