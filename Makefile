@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/python bench/junk_flood.py
 	$(BIN)/python bench/stt_reconnect.py
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/load.py --workers 1,2
 
 lint: install
 	$(BIN)/ruff check .

@@ -89,7 +89,7 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=10)
-# `manage.py serve`: Daphne processes sharing the web port (one event loop each: one per core).
+# `manage.py serve`: web worker processes (Uvicorn) sharing the web port (one event loop each: one per core).
 WEB_WORKERS = env.int("WEB_WORKERS", default=os.cpu_count() or 1)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE > 0:
     # Under ASGI every lookup and tool runs in a worker thread that gives its connection back when

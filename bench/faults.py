@@ -1,7 +1,7 @@
 """What a caller lives through when something the agent stands on fails (issue 13). Prints a table,
 asserts nothing.
 
-Starts everything itself: the production server (`daphne autoshop.asgi:application`), its own
+Starts everything itself: the production server (`manage.py serve`), its own
 `redis-server` on a spare port (never the shared one), a local Twilio REST peer, a Google Calendar
 that is down (a closed port) or hung (accepts, never answers), the provider peers (OpenAI, Deepgram,
 ElevenLabs) for the provider faults, and, if a PostgreSQL server answers at --postgres, a database of

@@ -1,6 +1,6 @@
 """Does one call's junk slow the other calls on the worker? Prints figures, asserts nothing.
 
-Starts the production server (`daphne autoshop.asgi:application`, offline engines, one process) and
+Starts the production server (`manage.py serve`, offline engines, one worker) and
 measures a caller's reply latency (the caller's speech end → the agent's first audio, measured by the
 caller, as `manage.py simulate_call` does) on quiet calls, then on calls during which another live
 call floods the same server with junk frames (10,000 by default, as fast as the socket takes them,
@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 from voice.tests.live_server import (  # noqa: E402
     LiveServer,
     WireCall,
-    daphne_command,
     free_port,
     media_stream,
+    serve_command,
     server_env,
     wait_for_port,
 )
@@ -50,9 +50,9 @@ def start_server(folder: Path) -> LiveServer:
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([*manage, "seed_crm", "--customers", "10", "--appointments", "3", "--seed", "1"],
                    cwd=ROOT, env=env, check=True, capture_output=True)
-    log = folder / "daphne.log"
+    log = folder / "server.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(daphne_command(port), cwd=ROOT, env=env, stdout=out,
+        process = subprocess.Popen(serve_command(port), cwd=ROOT, env=env, stdout=out,
                                    stderr=subprocess.STDOUT)
     wait_for_port(port, process, log)
     return LiveServer(port=port, env=env, database=database, log=log, process=process)
@@ -155,7 +155,7 @@ async def run(server: LiveServer, calls: int, frames: int, size: int) -> None:
         floods.append(result)
     q, f = statistics.median(quiet), statistics.median(flooded)
     kind = f"{size}-byte JSON" if size else "short invalid-JSON"
-    print(f"reply latency, caller's speech end → first agent audio, {calls} calls each, one Daphne process:")
+    print(f"reply latency, caller's speech end → first agent audio, {calls} calls each, one server process:")
     print(f"  quiet:                      median {q:6.0f} ms   ({', '.join(f'{v:.0f}' for v in quiet)})")
     print(f"  during {frames} {kind} junk frames on another call:")
     print(f"                              median {f:6.0f} ms   ({', '.join(f'{v:.0f}' for v in flooded)})")

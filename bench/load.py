@@ -1,7 +1,7 @@
 """N simulated Twilio callers against the real server (issue 14, point 1). Prints figures, asserts nothing.
 
 Three kinds of process, none sharing a core's event loop with another:
-  - the server: the production command (`daphne autoshop.asgi:application`, one process), a fresh one per
+  - the server: the production command (`manage.py serve`, one worker unless `--workers`), a fresh one per
     N, on a migrated, seeded SQLite copy, with Deepgram (listen and speak) and OpenAI as its providers, no
     fallbacks (STT_FALLBACK=none, TTS_FALLBACKS=none), local-memory cache unless `--redis URL`;
   - the provider peers (FakeDeepgram, FakeOpenAI) in one process of their own: the model's first token

@@ -1,5 +1,5 @@
 """End-to-end latency of whole phone calls, measured from the caller's side with `simulate_call`
-against a real server process (Daphne) on the offline engines. Prints figures, asserts nothing.
+against a real server process (`make run`'s) on the offline engines. Prints figures, asserts nothing.
 
     .venv/bin/python bench/simulated_call.py [--calls 3]
 """

@@ -10,8 +10,8 @@ from crm.phones import mask_phone
 
 logger = logging.getLogger("voice.consumers")
 
-# Daphne accepts only 1000 or 3000-4999 from the application once a WebSocket is accepted (1008 raises
-# and the socket stays open), so our refusals are application codes, 4000 + the nearest HTTP status.
+# Daphne (`make run`) accepts only 1000 or 3000-4999 from the application once a WebSocket is accepted
+# (1008 raises and the socket stays open), so our refusals are application codes, 4000 + the nearest HTTP status.
 CLOSE_TOKEN_REFUSED = 4401  # `start` without a valid, unused stream token for this call and its parameters
 CLOSE_PROTOCOL_ERRORS = 4408  # too many frames that were not Twilio Media Streams messages
 

@@ -1,4 +1,4 @@
-"""`manage.py serve --workers 2`, the production web command, as real processes: two Daphne workers on one
+"""`manage.py serve --workers 2`, the production web command, as real processes: two Uvicorn workers on one
 socket, a dead worker replaced while the other serves, SIGTERM stopping them all."""
 
 import os

@@ -1,4 +1,4 @@
-"""Fault injection against the product as deployed: Daphne running the production command, its own
+"""Fault injection against the product as deployed: the production command (`manage.py serve`), its own
 Redis on a spare port (never the shared one), a local Twilio REST peer, and faults made the way they
 happen (a process SIGKILLed, a port nobody listens on, a peer answering 500), never by patching code.
 
@@ -37,9 +37,9 @@ from voice.tests.live_server import (
     SILENCE,
     LiveServer,
     bookable_weekday,
-    daphne_command,
     free_port,
     media_stream,
+    serve_command,
     server_env,
     serving,
     stream_parameters,
@@ -169,13 +169,13 @@ def migrate_and_seed(env: dict[str, str]) -> None:
 
 @contextlib.contextmanager
 def running_server(folder: Path, name: str, extra_env: dict[str, str], workers: int = 1) -> Iterator[LiveServer]:
-    """The production command (`workers` Daphne processes) on a copy of the template database, with `extra_env`."""
+    """The production command (`workers` web worker processes) on a copy of the template database, with `extra_env`."""
     port = free_port()
     database = folder / f"{name}.sqlite3"
     if "DATABASE_URL" not in extra_env:
         shutil.copyfile(template_database(folder), database)
     env = {**server_env(port, database), "FRONT_DESK_NUMBER": FRONT_DESK, **extra_env}
-    with serving(port, env, database, folder / f"{name}.log", daphne_command(port, workers)) as server:
+    with serving(port, env, database, folder / f"{name}.log", serve_command(port, workers)) as server:
         yield server
 
 
@@ -208,7 +208,7 @@ class BlackHole:
 @contextlib.contextmanager
 def fault_lab(folder: Path, calendar: str | None = None, name: str = "lab") -> Iterator[FaultLab]:
     """The shared lab: own Redis, a live Twilio REST peer, a Google Calendar at `calendar` (default: down,
-    a closed port), front desk configured; one Daphne for every fault that needs nothing else."""
+    a closed port), front desk configured; one server for every fault that needs nothing else."""
     from telephony.tests.twilio_rest import FakeTwilioREST
 
     redis = OwnRedis(folder)

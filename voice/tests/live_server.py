@@ -1,9 +1,9 @@
-"""The product as deployed, for tests of what crosses the wire: `daphne -b 127.0.0.1 -p PORT
-autoshop.asgi:application` (the README's production command) in its own process, on a SQLite file
+"""The product as deployed, for tests of what crosses the wire: `manage.py serve --host 127.0.0.1 --port PORT`
+(the README's production command) in its own process, on a SQLite file
 database migrated and seeded for the test, with Twilio signatures checked. And a Twilio-side client
 for it: signed webhooks, a signed media-stream upgrade, Media Streams frames.
 
-Use the `daphne_server` fixture (import it into a test module, or a conftest)."""
+Use the `web_server` fixture (import it into a test module, or a conftest)."""
 
 import asyncio
 import base64
@@ -67,16 +67,16 @@ def server_env(port: int, database: Path) -> dict[str, str]:
     return env
 
 
-def daphne_command(port: int, workers: int = 1) -> list[str]:
+def serve_command(port: int, workers: int = 1) -> list[str]:
     """The README's production command (`manage.py serve`), from this interpreter's environment. One worker
-    is Daphne itself, in the same process (exec), with the production frame limits."""
+    is Uvicorn itself, in the same process (exec), with the production frame limits."""
     return [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers)]
 
 
 @dataclass
 class LiveServer:
-    """A running Daphne process and how to reach it as Twilio does."""
+    """A running server process and how to reach it as Twilio does."""
 
     port: int
     env: dict[str, str]
@@ -130,16 +130,16 @@ def stream_parameters(twiml: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def daphne_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Daphne serving the project on a free port; migrated, seeded, terminated after the module's tests."""
-    folder = tmp_path_factory.mktemp("daphne")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The production server on the project on a free port; migrated, seeded, terminated after the module's tests."""
+    folder = tmp_path_factory.mktemp("web")
     port, database = free_port(), folder / "live.sqlite3"
     env = server_env(port, database)
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)  # noqa: S603
     subprocess.run([*manage, "seed_crm", "--customers", "10", "--appointments", "3", "--seed", "1"],  # noqa: S603
                    cwd=ROOT, env=env, check=True, timeout=180, capture_output=True)
-    with serving(port, env, database, folder / "daphne.log") as server:
+    with serving(port, env, database, folder / "server.log") as server:
         yield server
 
 
@@ -149,7 +149,7 @@ def serving(port: int, env: dict[str, str], database: Path, log: Path,
     """The production command (or `command`, e.g. a load balancer in front of such servers) on `port` with
     `env`, its output in `log`; stopped on the way out."""
     with log.open("wb") as out:
-        process = subprocess.Popen(command or daphne_command(port), cwd=ROOT, env=env, stdout=out,  # noqa: S603
+        process = subprocess.Popen(command or serve_command(port), cwd=ROOT, env=env, stdout=out,  # noqa: S603
                                    stderr=subprocess.STDOUT)
     server = LiveServer(port=port, env=env, database=database, log=log, process=process)
     try:
@@ -168,13 +168,14 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeou
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {process.returncode}: {log.read_text(errors='replace')[-3000:]}")
+            raise RuntimeError(f"the server exited with {process.returncode}: "
+                               f"{log.read_text(errors='replace')[-3000:]}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"daphne did not listen on {port} within {timeout} s")
+    raise RuntimeError(f"the server did not listen on {port} within {timeout} s")
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Issue 13's fault suite: each fault injected for real into the product as deployed (Daphne running
+"""Issue 13's fault suite: each fault injected for real into the product as deployed (`manage.py serve`,
 the production command, its own Redis on a spare port, a local Twilio REST peer, a calendar that is
 down), one call placed per fault as Twilio would. Targets for every fault: the caller never waits
 more than 2 s for the agent's next sound, the call log holds the whole transcript and the right

@@ -1,4 +1,4 @@
-"""The media stream and webhooks against the product as deployed (Daphne in its own process): what a
+"""The media stream and webhooks against the product as deployed (`manage.py serve` in its own process): what a
 client sees on the wire when a `start` is refused, a token is reused, frames are hostile or a flood,
 or a signed webhook field is absurd."""
 
@@ -10,9 +10,9 @@ import pytest
 import websockets
 
 from voice.stream_limits import CLOSE_PROTOCOL_ERRORS, CLOSE_TOKEN_REFUSED, MAX_PROTOCOL_ERRORS
-from voice.tests.live_server import AUTH_TOKEN, SECRET_KEY, WireCall, daphne_server, media_stream, new_call_sid
+from voice.tests.live_server import AUTH_TOKEN, SECRET_KEY, WireCall, media_stream, new_call_sid, web_server
 
-__all__ = ["daphne_server"]  # the fixture, imported for this module's tests
+__all__ = ["web_server"]  # the fixture, imported for this module's tests
 
 
 async def _refused_start_code(server, call_sid: str, parameters: dict[str, str]) -> tuple[int | None, float]:
@@ -32,56 +32,56 @@ def _altered(token: str) -> str:
     return token[:-1] + ("0" if token[-1] != "0" else "1")
 
 
-async def test_an_unsigned_upgrade_is_refused_with_403_before_any_websocket(daphne_server) -> None:
+async def test_an_unsigned_upgrade_is_refused_with_403_before_any_websocket(web_server) -> None:
     with pytest.raises(websockets.InvalidStatus) as refused:
-        async with media_stream(daphne_server, signed=False):
+        async with media_stream(web_server, signed=False):
             pass
     assert refused.value.response.status_code == 403
 
 
-async def test_a_start_without_a_token_is_closed_with_4401_within_a_second(daphne_server) -> None:
-    call_sid, parameters = daphne_server.answer()
-    code, took = await _refused_start_code(daphne_server, call_sid, _without_token(parameters))
+async def test_a_start_without_a_token_is_closed_with_4401_within_a_second(web_server) -> None:
+    call_sid, parameters = web_server.answer()
+    code, took = await _refused_start_code(web_server, call_sid, _without_token(parameters))
     assert code == CLOSE_TOKEN_REFUSED and took < 1.0
 
 
-async def test_a_start_with_an_altered_token_is_closed_with_4401_within_a_second(daphne_server) -> None:
-    call_sid, parameters = daphne_server.answer()
-    code, took = await _refused_start_code(daphne_server, call_sid,
+async def test_a_start_with_an_altered_token_is_closed_with_4401_within_a_second(web_server) -> None:
+    call_sid, parameters = web_server.answer()
+    code, took = await _refused_start_code(web_server, call_sid,
                                            {**parameters, "token": _altered(parameters["token"])})
     assert code == CLOSE_TOKEN_REFUSED and took < 1.0
 
 
-async def test_a_start_with_another_calls_token_is_closed_with_4401_within_a_second(daphne_server) -> None:
-    _, parameters = daphne_server.answer(caller="+15550102000")
-    code, took = await _refused_start_code(daphne_server, new_call_sid(), parameters)
+async def test_a_start_with_another_calls_token_is_closed_with_4401_within_a_second(web_server) -> None:
+    _, parameters = web_server.answer(caller="+15550102000")
+    code, took = await _refused_start_code(web_server, new_call_sid(), parameters)
     assert code == CLOSE_TOKEN_REFUSED and took < 1.0
 
 
-async def test_a_start_with_an_expired_token_is_closed_with_4401_within_a_second(daphne_server, settings) -> None:
+async def test_a_start_with_an_expired_token_is_closed_with_4401_within_a_second(web_server, settings) -> None:
     from telephony.tokens import stream_token
 
     settings.SECRET_KEY, settings.TWILIO_AUTH_TOKEN = SECRET_KEY, AUTH_TOKEN  # mint as the server would
-    call_sid, parameters = daphne_server.answer()
+    call_sid, parameters = web_server.answer()
     fields = _without_token(parameters)
     expired = stream_token(call_sid, fields, now=time.time() - 3600)
-    code, took = await _refused_start_code(daphne_server, call_sid, {**fields, "token": expired})
+    code, took = await _refused_start_code(web_server, call_sid, {**fields, "token": expired})
     assert code == CLOSE_TOKEN_REFUSED and took < 1.0
 
 
-async def test_a_start_naming_another_caller_is_refused_on_the_wire(daphne_server) -> None:
-    call_sid, parameters = daphne_server.answer(caller="+15550102000")
-    code, _ = await _refused_start_code(daphne_server, call_sid, {**parameters, "caller": "+15550102001"})
+async def test_a_start_naming_another_caller_is_refused_on_the_wire(web_server) -> None:
+    call_sid, parameters = web_server.answer(caller="+15550102000")
+    code, _ = await _refused_start_code(web_server, call_sid, {**parameters, "caller": "+15550102001"})
     assert code == CLOSE_TOKEN_REFUSED
 
 
-async def test_a_stream_token_opens_one_stream_only(daphne_server) -> None:
-    call_sid, parameters = daphne_server.answer()
-    async with media_stream(daphne_server) as socket:
+async def test_a_stream_token_opens_one_stream_only(web_server) -> None:
+    call_sid, parameters = web_server.answer()
+    async with media_stream(web_server) as socket:
         first = WireCall(socket, call_sid=call_sid)
         await first.start(parameters)
         await first.agent_audio()  # the greeting: the first stream is live
-        code, took = await _refused_start_code(daphne_server, call_sid, parameters)
+        code, took = await _refused_start_code(web_server, call_sid, parameters)
         assert code == CLOSE_TOKEN_REFUSED and took < 1.0
         assert await first.closed_code(timeout=0.3) is None  # the first stream goes on
         await first.stop()
@@ -104,9 +104,9 @@ async def _greeting_over(call: WireCall, quiet: float = 0.8) -> None:
     "[" * 3000 + "]" * 3000,  # as deep, under the size limit
     '{"event": "media", "media": {"payload": "' + "A" * 20000 + '"}}',  # oversize
 ], ids=["deep-60k", "deep-6k", "oversize"])
-async def test_a_hostile_frame_does_not_end_a_live_call(daphne_server, frame: str) -> None:
-    call_sid, parameters = daphne_server.answer()
-    async with media_stream(daphne_server) as socket:
+async def test_a_hostile_frame_does_not_end_a_live_call(web_server, frame: str) -> None:
+    call_sid, parameters = web_server.answer()
+    async with media_stream(web_server) as socket:
         call = WireCall(socket, call_sid=call_sid)
         await call.start(parameters)
         await call.agent_audio()
@@ -119,9 +119,9 @@ async def test_a_hostile_frame_does_not_end_a_live_call(daphne_server, frame: st
         assert call.media_received > before
 
 
-async def test_a_flood_of_junk_frames_ends_the_stream_with_4408_and_the_call_log_counts_it(daphne_server) -> None:
-    call_sid, parameters = daphne_server.answer()
-    async with media_stream(daphne_server) as socket:
+async def test_a_flood_of_junk_frames_ends_the_stream_with_4408_and_the_call_log_counts_it(web_server) -> None:
+    call_sid, parameters = web_server.answer()
+    async with media_stream(web_server) as socket:
         call = WireCall(socket, call_sid=call_sid)
         await call.start(parameters)
         await call.agent_audio()
@@ -131,19 +131,19 @@ async def test_a_flood_of_junk_frames_ends_the_stream_with_4408_and_the_call_log
         code = await call.closed_code(timeout=5)
     assert code == CLOSE_PROTOCOL_ERRORS
     for _ in range(100):  # the consumer writes the call log as the stream closes
-        rows = daphne_server.query("SELECT protocol_errors FROM crm_calllog WHERE call_sid = ?", call_sid)
+        rows = web_server.query("SELECT protocol_errors FROM crm_calllog WHERE call_sid = ?", call_sid)
         if rows and rows[0][0]:
             break
         await asyncio.sleep(0.05)
     assert rows == [(MAX_PROTOCOL_ERRORS,)]
-    lines = [line for line in daphne_server.log_text().splitlines() if call_sid in line and "dropped" in line]
+    lines = [line for line in web_server.log_text().splitlines() if call_sid in line and "dropped" in line]
     assert 1 <= len(lines) <= 3, lines  # the first error, then summaries: not one line per frame
 
 
-async def test_a_signed_status_callback_with_a_30_digit_duration_is_no_server_error(daphne_server) -> None:
-    call_sid, _ = daphne_server.answer()
-    status, body = daphne_server.post("/twilio/status", {"CallSid": call_sid, "CallStatus": "completed",
+async def test_a_signed_status_callback_with_a_30_digit_duration_is_no_server_error(web_server) -> None:
+    call_sid, _ = web_server.answer()
+    status, body = web_server.post("/twilio/status", {"CallSid": call_sid, "CallStatus": "completed",
                                                           "CallDuration": "9" * 30})
     assert status == 204, body
-    assert daphne_server.query("SELECT outcome, duration FROM crm_calllog WHERE call_sid = ?", call_sid) == [
+    assert web_server.query("SELECT outcome, duration FROM crm_calllog WHERE call_sid = ?", call_sid) == [
         ("abandoned", None)]

@@ -1,11 +1,10 @@
-"""`manage.py simulate_call` against a real running server (Daphne in another process), as Twilio
+"""`manage.py simulate_call` against a real running server (`runserver` in another process), as Twilio
 would call it: signed webhook, signed WebSocket upgrade, real-time media. Offline engines, no keys."""
 
 import os
 import socket
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlencode
@@ -14,7 +13,7 @@ from urllib.request import Request, urlopen
 import pytest
 from twilio.request_validator import RequestValidator
 
-from voice.tests.live_server import bookable_weekday
+from voice.tests.live_server import bookable_weekday, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,15 +36,12 @@ def server(tmp_path: Path):
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)  # noqa: S603
     subprocess.run([*manage, "seed_crm", "--customers", "20", "--appointments", "5", "--seed", "1"],  # noqa: S603
                    cwd=ROOT, env=env, check=True, timeout=120, capture_output=True)
-    process = subprocess.Popen([*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=ROOT, env=env,  # noqa: S603
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "runserver.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=ROOT,  # noqa: S603
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(port, process, log)  # start-up renders the fixed phrases first: seconds on a busy machine
         yield port, env
     finally:
         process.terminate()
