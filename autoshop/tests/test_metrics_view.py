@@ -28,10 +28,12 @@ def scrape(remote: str = "127.0.0.1", *, authorization: str | None = None, forwa
 
 
 def exposed(response) -> bool:
-    """The response is the Prometheus text exposition with our own and django-prometheus' metrics."""
+    """The response is the Prometheus text exposition with our own, django-prometheus' and (one process, no
+    PROMETHEUS_MULTIPROC_DIR) prometheus_client's process metrics."""
     body = response.content.decode()
     return (response.status_code == 200 and response["Content-Type"].startswith("text/plain; version=")
-            and "# TYPE autoshop_calls_total counter" in body and "django_http_requests_total_by_method" in body)
+            and "# TYPE autoshop_calls_total counter" in body and "django_http_requests_total_by_method" in body
+            and "process_cpu_seconds_total" in body and "process_resident_memory_bytes" in body)
 
 
 def test_a_scrape_from_this_host_without_a_token_gets_the_metrics() -> None:
