@@ -12,8 +12,11 @@ per-worker gauges are reported per process, labelled `pid`. Without it, each pro
 import asyncio
 import atexit
 import contextlib
+import glob
 import logging
 import os
+import shutil
+import tempfile
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
@@ -109,10 +112,45 @@ def worker_gauges() -> dict[str, Gauge]:
 
 
 def _mark_dead() -> None:
-    from prometheus_client import multiprocess
+    process_gone(os.getpid())
 
-    with contextlib.suppress(OSError):
-        multiprocess.mark_process_dead(os.getpid())
+
+def process_gone(pid: int) -> None:
+    """A web worker ended (its own exit, or its supervisor saw it die): in multiprocess mode its per-worker
+    gauges leave the scrape; its counts stay in the totals."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        with contextlib.suppress(OSError):
+            multiprocess.mark_process_dead(pid)
+
+
+def prepare_workers_directory(workers: int) -> None:
+    """Before `manage.py serve` starts its workers. With PROMETHEUS_MULTIPROC_DIR set: the per-worker gauges of
+    processes no longer running are removed (a worker killed last time, whose pid a new process may get).
+    Unset and several workers: a fresh directory of this server's own (removed when it stops), so a scrape
+    of any worker still adds up all of them."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        if workers > 1:
+            path = tempfile.mkdtemp(prefix="autoshop-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = path  # the workers inherit it
+            atexit.register(shutil.rmtree, path, True)
+        return
+    for name in glob.glob(os.path.join(path, "gauge_live*_*.db")):
+        pid = os.path.basename(name).rsplit("_", 1)[-1].removesuffix(".db")
+        if pid.isdigit() and not _running(int(pid)):
+            process_gone(int(pid))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # --- what the code reports -------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 in this test process unless asked, and labels stay a few fixed words."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -91,3 +94,28 @@ def test_a_provider_is_named_by_its_class_a_stream_by_its_provider_and_a_fallbac
 
     assert metrics.provider_name(DeepgramSTTStream()) == "DeepgramSTT"
     assert metrics.provider_name(Chain()) == "DeepgramSTT"
+
+
+def test_serve_prunes_the_gauges_of_workers_no_longer_running_from_a_given_directory(tmp_path, monkeypatch) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for name in (f"gauge_liveall_{dead.pid}.db", f"gauge_liveall_{os.getpid()}.db", f"counter_{dead.pid}.db"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    metrics.prepare_workers_directory(2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"gauge_liveall_{os.getpid()}.db",
+                                                                  f"counter_{dead.pid}.db"])  # counts stay
+
+
+def test_serve_gives_several_workers_a_directory_of_their_own_and_one_worker_none(monkeypatch) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # so that monkeypatch puts back what was there
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    metrics.prepare_workers_directory(1)
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    registered: list[tuple] = []
+    monkeypatch.setattr(metrics.atexit, "register", lambda *args: registered.append(args))
+    metrics.prepare_workers_directory(2)
+    made = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    assert os.path.isdir(made) and not os.listdir(made)
+    assert registered == [(metrics.shutil.rmtree, made, True)]  # removed when the server stops
+    metrics.shutil.rmtree(made)

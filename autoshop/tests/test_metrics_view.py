@@ -1,10 +1,14 @@
 """`/metrics` is the scraper's only: the bearer token, or no credentials from an allowed address (read as the
 login throttle reads it, so X-Forwarded-For counts only behind configured proxies); everyone else gets 403."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.test import Client
 
-from autoshop.tests.subprocesses import PRODUCTION_ENV, run_manage
+from autoshop.tests.subprocesses import PRODUCTION_ENV, ROOT, run_manage
 
 TOKEN = "m" * 20 + "-scrape-token-0123456789"
 OUTSIDE = "203.0.113.7"
@@ -110,3 +114,14 @@ def test_only_get_is_served() -> None:
 def test_production_refuses_to_start_with_unusable_metrics_settings(env: dict[str, str], message: str) -> None:
     result = run_manage("check", **{**PRODUCTION_ENV, **env})
     assert result.returncode != 0 and message in result.stderr
+
+
+def test_in_production_the_scraper_on_the_host_is_not_redirected_to_https() -> None:
+    """The https redirect is on with DEBUG off; the scraper calls a worker over plain http, as the balancer's
+    health check does."""
+    script = ("import django; django.setup(); from django.test import Client; c = Client(HTTP_HOST='shop.example.com');"
+              "print(c.get('/metrics').status_code, c.get('/admin/').status_code)")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,  # noqa: S603
+                            env={**os.environ, **PRODUCTION_ENV, "DJANGO_SETTINGS_MODULE": "autoshop.settings"},
+                            check=False)
+    assert result.stdout.split() == ["200", "301"], result.stderr
