@@ -7,6 +7,13 @@ import pytest
 from django.core.cache import caches
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The in-process ASGI app of the tests does not watch its event loop (a served one does: autoshop.metrics)."""
+    from autoshop import metrics
+
+    metrics.loop_monitor_enabled = False
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     """Each test starts and ends with empty caches (local memory or Redis), and with no memory of a

@@ -1,5 +1,6 @@
 """ASGI entry point: Django for HTTP, Channels' router for the Twilio media WebSocket. Everything a
-call needs is loaded before the first call comes in (autoshop.startup)."""
+call needs is loaded before the first call comes in (autoshop.startup); the first connection starts the
+event-loop lag watch (autoshop.metrics)."""
 
 import os
 
@@ -10,14 +11,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from autoshop.metrics import EventLoopWatch  # noqa: E402
 from autoshop.startup import prepare_web_process  # noqa: E402
 from voice.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+application = EventLoopWatch(ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": URLRouter(websocket_urlpatterns),
     }
-)
+))
 
 prepare_web_process()

@@ -69,3 +69,14 @@ def public_base_url_problem(url: str) -> str | None:
         "on, not localhost or 127.0.0.1 (e.g. https://shop.example.com). Webhook signatures are checked "
         "against it and the media stream URL (wss://) is built from it."
     )
+
+
+def ip_allowlist_problem(entries: list[str]) -> str | None:
+    """Why an allowlist of addresses or networks (`127.0.0.1`, `10.0.0.0/8`, `::1`) cannot be used, or None."""
+    bad = []
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            bad.append(entry)
+    return f"not an IP address or network: {', '.join(bad)}" if bad else None

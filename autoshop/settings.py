@@ -13,7 +13,13 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from autoshop.env_rules import DEVELOPMENT_SECRET_KEY, fail_safe_flag, public_base_url_problem, secret_key_problem
+from autoshop.env_rules import (
+    DEVELOPMENT_SECRET_KEY,
+    fail_safe_flag,
+    ip_allowlist_problem,
+    public_base_url_problem,
+    secret_key_problem,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "django_prometheus",  # request metrics for /metrics (autoshop.metrics_view)
     "axes",  # failed-login tracking and lockout for the admin
     "autoshop",  # process-wide set-up (the fork guard for task workers)
     "scheduling",
@@ -53,6 +60,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: times the whole stack
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # the admin's CSS/JS from STATIC_ROOT, with DEBUG off too
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -61,7 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the 429 "locked" page
+    "axes.middleware.AxesMiddleware",  # turns a lockout into the 429 "locked" page
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # last: requests by view, status and method
 ]
 
 ROOT_URLCONF = "autoshop.urls"
@@ -243,6 +252,21 @@ REMINDER_HOUR = env.int("REMINDER_HOUR", default=9)
 # (run it daily); admin never deletes them.
 RECORD_RETENTION_DAYS = env.int("RECORD_RETENTION_DAYS", default=365)
 
+# --- Metrics (Prometheus, `/metrics`) -------------------------------------------------------------
+# Served to a request carrying `Authorization: Bearer <METRICS_TOKEN>` (when set), or with no Authorization
+# header from an address in METRICS_ALLOWED_IPS (addresses or networks; default this host only; empty: none).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = [ip.strip() for ip in env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"]) if ip.strip()]
+if problem := ip_allowlist_problem(METRICS_ALLOWED_IPS):
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {problem}")
+if not DEBUG and METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 random characters (or unset).")
+# Several web processes on one host: prometheus_client's multiprocess mode (each process writes its values
+# into this directory, a scrape of any one adds them up). It must exist, and be emptied before they start.
+_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if _MULTIPROC_DIR and not Path(_MULTIPROC_DIR).is_dir():
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR is not a directory: {_MULTIPROC_DIR}")
+
 # --- Static files, logging ---------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static"))
@@ -270,7 +294,7 @@ if not DEBUG:
     if _PROXY_SSL_HEADER:
         SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # the load balancer and the scraper call a worker directly
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)

@@ -15,6 +15,7 @@ from requests import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.twiml.voice_response import VoiceResponse
 
+from autoshop import metrics
 from autoshop.env_rules import fail_safe_flag
 from crm.models import Appointment, CallLog, CallOutcome
 from crm.phones import mask_phone, try_normalize_phone
@@ -118,6 +119,7 @@ def _record(attempt: ReminderAttempt, outcome: str, detail: str = "") -> Reminde
     attempt.outcome = outcome
     attempt.detail = detail[:255]
     attempt.save(update_fields=["outcome", "detail", "updated_at"])
+    metrics.reminder_outcome(outcome)
     return attempt
 
 
@@ -173,6 +175,8 @@ def _advance(attempt: ReminderAttempt, outcome: str, *, only_from: tuple[str, ..
     if detail:
         fields["detail"] = detail[:255]
     changed = ReminderAttempt.objects.filter(pk=attempt.pk, outcome__in=only_from).update(**fields) == 1
+    if changed:
+        metrics.reminder_outcome(outcome)
     attempt.refresh_from_db()
     return changed
 
@@ -197,8 +201,10 @@ def reminder_follow_call_log(*, call_log: CallLog) -> None:
     outcome = CONVERSATION_OUTCOMES.get(call_log.outcome)
     if outcome is None or not call_log.call_sid:
         return
-    ReminderAttempt.objects.filter(call_sid=call_log.call_sid, outcome__in=(*LIVE, ReminderOutcome.ANSWERED)).update(
+    changed = ReminderAttempt.objects.filter(call_sid=call_log.call_sid,
+                                             outcome__in=(*LIVE, ReminderOutcome.ANSWERED)).update(
         outcome=outcome, updated_at=timezone.now())
+    metrics.reminder_outcome(outcome, changed)
 
 
 def reminder_machine_detected(*, attempt: ReminderAttempt, answered_by: str, client: Any = None) -> ReminderAttempt:

@@ -9,6 +9,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
+from autoshop import metrics
 from crm.phones import mask_phone
 from crm.selectors import acustomer_get_by_phone, appointment_for_reminder
 from crm.services import call_log_finish, call_log_start
@@ -107,6 +108,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
     async def _end(self, code: int) -> None:
         """Close the stream with `code` now; the call (if it started) is logged as it stands."""
         self.closing = True
+        metrics.stream_closed(code)
         await self.close(code=code)
         await self._finish()
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from autoshop import metrics
 from crm.models import CallOutcome
 from voice import call_script as script
 from voice.agent.confirmation import NO, said_yes
@@ -73,9 +74,12 @@ def speech_apology(record: CallRecord) -> str:
 def speech_lost(record: CallRecord, why: str) -> Scripted:
     """Speech-to-text or text-to-speech failed: hand the caller to the front desk, or, with none and their
     number known, end the call leaving a callback request (`message`) so a person still calls them."""
+    role = "stt" if why == STT_LOST else "tts"
     if settings.FRONT_DESK_NUMBER or not record.identity.caller:
+        metrics.fell_back(role, "front_desk")
         record.note(intent=CallIntent.TRANSFER)
         return Scripted(script.CANT_HEAR)
+    metrics.fell_back(role, "callback")
     record.note(outcome=CallOutcome.CALLBACK, intent=CallIntent.END)
     return Scripted(script.CALLING_BACK, message=why)
 

@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from autoshop import metrics
 from voice.agent.sentences import SentenceSplitter
 from voice.latency import LatencyRecorder
 from voice.phrases import PhraseCache
@@ -112,6 +113,7 @@ class ReplyRunner:
                     self._output.put(AudioReady(reply, segment, audio))
             except ProviderError:
                 logger.warning("text-to-speech failed mid-reply")
+                metrics.provider_failed("tts", self._tts, fallback="apology")
                 self._output.put(SegmentDone(reply, segment))
                 fallback = self._phrases.cached(self._tts, self._apology)
                 if fallback is not None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from autoshop import metrics
 from crm.models import CallOutcome
 from crm.phones import mask_phone
 from crm.services import appointment_confirm_for_reminder, callback_request_create
@@ -83,6 +84,7 @@ class CallSession:
         self._last_voice_at: float | None = None
         self._model_heard_last = False  # the model's reply was the last thing the caller heard, to its end
         self._closed = False
+        self._counted = False  # this stream is among the worker's calls in progress
         self._hangup_task: asyncio.Task[None] | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -91,6 +93,8 @@ class CallSession:
         """Greet at once (or resume a dropped call) while the speech-to-text stream connects."""
         identity = self.record.identity
         earlier = await self._store.load(identity.call_sid)
+        self._counted = True
+        metrics.call_started(identity.direction, resumed=earlier is not None)
         if earlier is not None:  # a new stream for a call in progress: carry on with what it knew
             self.record = earlier
             self.record.identity = replace(earlier.identity, stream_sid=identity.stream_sid)
@@ -108,6 +112,8 @@ class CallSession:
         if self._closed:
             return
         self._closed = True
+        if self._counted:
+            metrics.call_ended(self.record.final_outcome())
         await self._interrupt_reply(save=False)
         current = asyncio.current_task()
         pending = [t for t in self._tasks if t is not current]
@@ -172,6 +178,7 @@ class CallSession:
                 await self._act(self.turns.handle(event, now), event_at=now)
         except ProviderError:
             logger.warning("call %s: speech-to-text failed", self.record.call_sid)
+            metrics.provider_failed("stt", self._stt or self._stt_provider)
             lost = fallback.speech_lost(self.record, fallback.STT_LOST)
             self._say(lost.text if lost.message is None else await self._take_message(lost))
 
@@ -241,6 +248,7 @@ class CallSession:
         row = self.latency.first_audio()
         if row is not None:
             self.record.latency.append(row)
+            metrics.turn_latency(row)
         now = self._clock()
         await self._act(self.turns.handle(AgentReplyStarted(), now), event_at=now)
 

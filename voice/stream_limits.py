@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from autoshop import metrics
 from crm.phones import mask_phone
 
 logger = logging.getLogger("voice.consumers")
@@ -36,6 +37,7 @@ class ProtocolErrors:
     def note(self, reason: str) -> bool:
         """One more dropped frame; True once the stream has had `limit` of them and should be closed."""
         self.count += 1
+        metrics.frame_dropped(reason)
         now = self._clock()
         if self.count == 1:
             logger.warning("%s: dropped a media-stream frame: %s", self._who(), reason)

@@ -18,7 +18,8 @@ PRODUCTION_ENV = {
     "TWILIO_AUTH_TOKEN": "test-auth-token",
 }
 # Variables the tests below set one way or the other; the caller's own values never leak in.
-CONTROLLED = {*PRODUCTION_ENV, "REMINDER_SAFE_MODE", "SECURE_PROXY_SSL_HEADER"}
+CONTROLLED = {*PRODUCTION_ENV, "REMINDER_SAFE_MODE", "SECURE_PROXY_SSL_HEADER", "METRICS_TOKEN", "METRICS_ALLOWED_IPS",
+              "PROMETHEUS_MULTIPROC_DIR"}
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:

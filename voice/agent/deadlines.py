@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 
+from autoshop import metrics
 from voice.providers.base import ProviderError
 
 T = TypeVar("T")
@@ -52,20 +53,21 @@ async def within_budget(events: AsyncIterator[T], *, first: float, gap: float, s
     """`events` as they come, or ProviderError when the first takes over `first` seconds or a later one over
     `gap` seconds; the model's request is then cancelled (its HTTP stream closed)."""
     iterator = aiter(events)
-    limit = first
+    limit, budget = first, "first_token"
     try:
         while True:
             step = asyncio.ensure_future(anext(iterator))
             if not await finished_within(step, limit, sleep):
                 step.cancel()
                 await asyncio.wait([step])
+                metrics.model_timed_out(budget)
                 raise ProviderError(f"the model sent nothing for {limit:g} s")
             try:
                 event = step.result()
             except StopAsyncIteration:
                 return
             yield event
-            limit = gap
+            limit, budget = gap, "gap"
     finally:
         close = getattr(iterator, "aclose", None)
         if close is not None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from autoshop import metrics
 from crm.models import ServiceType
 from scheduling.shop import shop_now
 from voice.agent.deadlines import ModelTimings, finished_within
@@ -50,6 +51,7 @@ async def model_reply(*, chat: ChatModel, tools: ToolRegistry, record: CallRecor
         nonlocal filled
         if not filled and on_filler is not None:
             filled = True
+            metrics.filler_said()
             await on_filler(text)
 
     first, last = True, ""
@@ -63,6 +65,7 @@ async def model_reply(*, chat: ChatModel, tools: ToolRegistry, record: CallRecor
             yield delta
     except ProviderError as exc:
         record.model_failures += 1
+        metrics.provider_failed("llm", chat, fallback="apology")
         logger.warning("call %s: the language model failed (%d in a row): %s", record.call_sid,
                        record.model_failures, exc)
         yield (" " if last and not last[-1].isspace() else "") + (apology() if callable(apology) else apology)

@@ -20,6 +20,7 @@ from deepgram.core.api_error import ApiError
 from deepgram.listen.v1.socket_client import AsyncV1SocketClient
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from autoshop import metrics
 from voice.providers.base import ProviderError, STTEvent
 from voice.providers.deepgram_events import result_span, to_event
 from voice.providers.replay import ReplayBuffer
@@ -257,6 +258,7 @@ class DeepgramSTTStream:
                 if not await self._reconnect():
                     return
                 self.last_reconnect_seconds = asyncio.get_running_loop().time() - dropped_at
+                metrics.stt_reconnected(self.last_reconnect_seconds)
                 await self._flush()
         except Exception as exc:
             # Anything else would leave events() waiting forever: report it there instead.
@@ -285,6 +287,7 @@ class DeepgramSTTStream:
             self._last_sent = asyncio.get_running_loop().time()
             return True
         self._failed = True
+        metrics.stt_reconnect_failed()
         self._queue.put_nowait(
             ProviderError(f"Deepgram listen socket dropped and {provider.reconnect_attempts} reconnects failed")
         )

@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 
+from autoshop import metrics
 from voice.providers.base import ProviderError, STTEvent, STTProvider, STTStream, TTSProvider
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class FallbackSTT:
             stream = await self.primary.open_stream()
         except ProviderError as exc:
             logger.warning("speech-to-text could not start (%s); the fallback engine listens instead", exc)
+            metrics.provider_failed("stt", self.primary, fallback="fallback_engine")
             return FallbackSTTStream(await self.fallback.open_stream(), None)
         return FallbackSTTStream(stream, self.fallback)
 
@@ -46,6 +48,11 @@ class FallbackSTTStream:
         self._fallback = fallback
         self._lock = asyncio.Lock()  # a replay into the fallback goes before any newer audio
         self.switched = fallback is None  # True once the fallback engine is the one listening
+
+    @property
+    def active(self) -> STTStream:
+        """The stream listening now."""
+        return self._active
 
     async def send_audio(self, chunk: bytes) -> None:
         async with self._lock:
@@ -61,6 +68,7 @@ class FallbackSTTStream:
                 if self._fallback is None or self.switched:
                     raise
                 logger.warning("speech-to-text failed mid-call (%s); the fallback engine listens from here", exc)
+                metrics.provider_failed("stt", self._active, fallback="fallback_engine")
                 await self._switch(self._fallback)
 
     async def _switch(self, fallback: STTProvider) -> None:
@@ -115,9 +123,10 @@ class FallbackTTS:
                 return
             except ProviderError as exc:
                 if index + 1 >= len(self._chain):
-                    raise
+                    raise  # the reply runner counts it (metrics.provider_failed) as it plays the apology
                 logger.warning("text-to-speech voice %s failed (%s); the next voice speaks from here",
                                type(voice).__name__, exc)
+                metrics.provider_failed("tts", voice, fallback="next_voice")
                 index += 1
                 self._active = max(self._active, index)  # the broken voice is not tried again this call
                 self.failovers += 1

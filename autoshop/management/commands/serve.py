@@ -25,6 +25,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from autoshop import metrics
+
 logger = logging.getLogger(__name__)
 
 APPLICATION = "autoshop.asgi:application"
@@ -66,6 +68,7 @@ class Command(BaseCommand):
         if workers < 1:
             raise CommandError(f"--workers must be at least 1 (got {workers}).")
         host, port = options["host"], options["port"]
+        metrics.prepare_workers_directory(workers)  # several workers: one scrape adds them all up
         if workers == 1:
             argv = worker_argv(host=host, port=port)
             os.execv(argv[0], argv)  # noqa: S606 - nothing to supervise: this process is the worker
@@ -101,6 +104,7 @@ class Supervisor:
                 if worker is not None and worker.poll() is not None and not self.stopping:
                     logger.error("web worker %d (pid %d) exited with %s; starting it again", slot, worker.pid,
                                  worker.returncode)
+                    metrics.process_gone(worker.pid)
                     time.sleep(RESTART_PAUSE)
                     self._start(slot)
             time.sleep(0.2)
