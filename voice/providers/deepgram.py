@@ -12,38 +12,20 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
+from deepgram import AsyncDeepgramClient
 from deepgram.core.api_error import ApiError
 from deepgram.listen.v1.socket_client import AsyncV1SocketClient
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.exceptions import ConnectionClosed
 
 from autoshop import metrics
 from voice.providers.base import ProviderError, STTEvent
+from voice.providers.deepgram_common import TRANSPORT_ERRORS, deepgram_environment
 from voice.providers.deepgram_events import result_span, to_event
 from voice.providers.replay import ReplayBuffer
 from voice.providers.tls import async_http
 
 logger = logging.getLogger(__name__)
-
-# Errors the SDK lets through when a socket or HTTP request fails (it wraps only HTTP statuses in ApiError).
-TRANSPORT_ERRORS = (ApiError, OSError, TimeoutError, WebSocketException, httpx.HTTPError)
-
-
-def deepgram_environment(base_url: str | None) -> DeepgramClientEnvironment:
-    """Deepgram's own endpoints, or all four pointed at one server (`http(s)://` or `ws(s)://`, any path)."""
-    if not base_url:
-        return DeepgramClientEnvironment.PRODUCTION
-    parts = urlsplit(base_url.rstrip("/"))
-    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
-        raise ValueError(f"Deepgram URL must be http(s):// or ws(s)://host[:port], not {base_url!r}")
-    secure = parts.scheme in ("https", "wss")
-    http_base = urlunsplit(("https" if secure else "http", parts.netloc, parts.path, "", ""))
-    ws_base = urlunsplit(("wss" if secure else "ws", parts.netloc, parts.path, "", ""))
-    return DeepgramClientEnvironment(base=http_base, production=ws_base, agent=ws_base, agent_rest=http_base)
-
 
 # --- speech to text ------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from deepgram import AsyncDeepgramClient
 from deepgram.core.api_error import ApiError
 
 from voice.providers.base import ProviderError
-from voice.providers.deepgram import TRANSPORT_ERRORS, deepgram_environment
+from voice.providers.deepgram_common import TRANSPORT_ERRORS, deepgram_environment
 from voice.providers.tls import async_http
 
 

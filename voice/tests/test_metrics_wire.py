@@ -21,9 +21,9 @@ from voice.tests.live_server import (
     ROOT,
     LiveServer,
     WireCall,
-    daphne_command,
     free_port,
     media_stream,
+    serve_command,
     server_env,
     serving,
 )
@@ -72,7 +72,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     env = {**server_env(port, database), "METRICS_TOKEN": TOKEN}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
-    with serving(port, env, database, folder / "serve.log", command=daphne_command(port, workers=2)) as server:
+    with serving(port, env, database, folder / "serve.log", command=serve_command(port, workers=2)) as server:
         assert get(server, "/healthz", timeout=120)[0] == 200  # the socket is open at once; the workers take a while
         yield server
 

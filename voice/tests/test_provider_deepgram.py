@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from voice.providers.base import ProviderError, SpeechStarted, STTEvent, TranscriptReceived, UtteranceEnded
-from voice.providers.deepgram import DeepgramSTT, DeepgramSTTStream, deepgram_environment
+from voice.providers.deepgram import DeepgramSTT, DeepgramSTTStream
+from voice.providers.deepgram_common import deepgram_environment
 from voice.providers.deepgram_tts import DeepgramTTS
 from voice.tests.peers.deepgram_server import FakeDeepgram, results, sample_audio, speech_started, utterance_end
 
