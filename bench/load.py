@@ -20,10 +20,15 @@ Per N, one row:
   greeting p50/p99  `start` sent → the first agent `media` message
   gaps              media messages that arrived after the agent audio received before them had run out
                     (by > 20 ms) within one agent turn (greeting or reply), in all calls; and in how many calls
-  CPU s/call-min    the server process's utime+stime (/proc/PID/stat) over the load, less its idle rate
-                    (probe included) measured for 2 s before, per minute of call time (sum of start → hang-up)
-  core %            the server's CPU seconds per second of load, gross (100: one core, all its one loop has)
-  MB/call           (the server's peak RSS during the load - its RSS idle after a warm-up call) / N
+  CPU s/call-min    the server's CPU over the load, less its idle rate (probe included) measured for 3 s
+                    before, per minute of call time (sum of start → hang-up): `autoshop_worker_cpu_seconds`
+                    from its /metrics, summed over the workers (the numbers an operator scrapes)
+  core %            the server's CPU seconds per second of load, gross (100: one core)
+  MB/call           (the workers' peak resident memory during the load - theirs idle after the warm-up
+                    calls) / N, from /metrics (`autoshop_worker_resident_memory_bytes`)
+  loop lag p99/max  how late the workers' event loops woke from a 100 ms sleep during the load
+                    (`autoshop_event_loop_lag_seconds`, a bucket's upper bound; max: the worst the
+                    workers' gauges showed)
   healthz p50/p99   server responsiveness, not a loop-lag probe: latency of `GET /healthz` every 100 ms
                     during the load (a sync view: it also waits for Django's sync thread and the database)
   caller lag p99    the caller process's own event-loop lag (a 10 ms ticker; the worst process): if it is
@@ -81,7 +86,9 @@ ENDPOINTING = 0.3
 FRAME = 0.02
 QUIET = 0.8  # the agent's turn is over when its audio has played and nothing new came for this long
 TURN_TIMEOUT = 40.0
-BASELINE = 2.0  # seconds of the idle server (probe running) measured before each load
+BASELINE = 3.0  # seconds of the idle server (probe running) measured before each load
+GAUGE_REFRESH = 1.1  # the workers refresh their CPU and memory gauges every second
+CPU = "autoshop_worker_cpu_seconds"
 DRAIN = 15.0  # seconds the server is given, after the last hang-up, to close its calls' logs
 
 
@@ -267,10 +274,59 @@ def callers_process(port: int, offsets: list[float], first_number: int, results:
         await lag
         return list(calls), lags
 
-    results.put(asyncio.run(run()))
+    calls, lags = asyncio.run(run())
+    results.put((calls, lags, time.process_time()))
 
 
 # --- the server's figures -------------------------------------------------------------------------------
+
+
+# --- the server's figures, read from its /metrics (the same numbers an operator's Prometheus scrapes) -----
+
+
+Samples = dict[str, list[tuple[dict[str, str], float]]]
+
+
+def scrape(port: int) -> Samples:
+    """`/metrics` of the server (any worker: with several, one scrape adds them all up)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    return sum(value for have, value in samples.get(name, []) if all(have.get(k) == v for k, v in labels.items()))
+
+
+def highest(samples: Samples, name: str) -> float:
+    return max((value for _, value in samples.get(name, [])), default=math.nan)
+
+
+def quantile(before: Samples, after: Samples, name: str, q: float, **labels: str) -> float:
+    """The q-quantile of a histogram's observations between two scrapes: the upper bound of the bucket it
+    falls in (seconds; inf when it is past the last bound, nan when nothing was observed)."""
+    def buckets(samples: Samples) -> dict[float, float]:
+        found: dict[float, float] = {}
+        for have, value in samples.get(f"{name}_bucket", []):
+            if all(have.get(k) == v for k, v in labels.items()):
+                bound = float(have["le"])
+                found[bound] = found.get(bound, 0.0) + value
+        return found
+    start, end = buckets(before), buckets(after)
+    counts = sorted((bound, end[bound] - start.get(bound, 0.0)) for bound in end)
+    if not counts or counts[-1][1] <= 0:
+        return math.nan
+    wanted = q * counts[-1][1]
+    return next(bound for bound, cumulative in counts if cumulative >= wanted)
+
+
+STAGES = ("stt_final", "llm_first_token", "tts_first_byte", "first_audio")
 
 
 def tree(pid: int) -> list[int]:
@@ -291,24 +347,17 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def rss_mb(pid: int) -> float:
-    total = 0.0
-    for each in tree(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{each}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
-    return total
-
-
 class Probe:
-    """While the load runs: `/healthz` every 100 ms (its latency) and the server's RSS (its peak)."""
+    """While the load runs: `/healthz` every 100 ms (its latency), and every second the server's memory and
+    its worst event-loop lag from /metrics (their peaks)."""
 
     def __init__(self, port: int, pid: int) -> None:
         self.port, self.pid = port, pid
         self.latencies: list[float] = []
         self.failures = 0
-        self.peak_rss = rss_mb(pid)
+        self.peak_rss = total(scrape(port), "autoshop_worker_resident_memory_bytes") / 2**20
+        self.peak_lag = 0.0
+        self._scraped = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -329,7 +378,12 @@ class Probe:
                 self.latencies.append(time.monotonic() - tick)
             except Exception:  # noqa: BLE001 - counted
                 self.failures += 1
-            self.peak_rss = max(self.peak_rss, rss_mb(self.pid))
+            if tick - self._scraped >= 1.0:
+                self._scraped = tick
+                with contextlib.suppress(Exception):
+                    samples = scrape(self.port)
+                    self.peak_rss = max(self.peak_rss, total(samples, "autoshop_worker_resident_memory_bytes") / 2**20)
+                    self.peak_lag = max(self.peak_lag, highest(samples, "autoshop_event_loop_lag_max_seconds"))
             self._stop.wait(max(0.1 - (time.monotonic() - tick), 0))
 
 
@@ -355,6 +409,10 @@ class Row:
     wall: float
     core: float  # the server's CPU seconds per second of the load (1.0: one core busy; it has one loop)
     unsaved: int  # call logs still "in_progress" DRAIN seconds after the last caller hung up
+    loop_lag_p99: float  # seconds, the server's event loops (autoshop_event_loop_lag_seconds) during the load
+    loop_lag_max: float
+    stages: dict[str, float]  # the server's own turn stages, p50 (s), from autoshop_turn_latency_seconds
+    caller_cpu: float  # CPU seconds of the caller processes
 
     def ms(self, what: str, q: float) -> float:
         """A percentile in ms; a call that waited for it and never got it counts as infinitely late."""
@@ -363,7 +421,7 @@ class Row:
 
 
 def run_callers(port: int, calls: int, processes: int, stagger: float, round_index: int) -> tuple[
-        list[CallResult], list[list[float]]]:
+        list[CallResult], list[list[float]], float]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     offsets = [stagger * i / max(calls - 1, 1) for i in range(calls)] if calls > 1 else [0.0]
@@ -377,13 +435,15 @@ def run_callers(port: int, calls: int, processes: int, stagger: float, round_ind
         child.start()
     results: list[CallResult] = []
     lags: list[list[float]] = []
+    cpu = 0.0
     for _ in children:
-        got, lag = queue.get(timeout=stagger + 4 * TURN_TIMEOUT + 60)
+        got, lag, used = queue.get(timeout=stagger + 4 * TURN_TIMEOUT + 60)
         results += got
         lags.append(lag)
+        cpu += used
     for child in children:
         child.join(timeout=10)
-    return results, lags
+    return results, lags, cpu
 
 
 def drained(server: Any, within: float) -> int:
@@ -399,7 +459,7 @@ def drained(server: Any, within: float) -> int:
 def warm_up(port: int, workers: int) -> None:
     """Calls before the measurement, two per worker at once: imports, connections, caches (what a server that
     has run a while has)."""
-    results, _ = run_callers(port, 2 * workers, 1, 0.5, 9)
+    results, _, _ = run_callers(port, 2 * workers, 1, 0.5, 9)
     errors = [r.error for r in results if r.error]
     if errors:
         raise RuntimeError(f"a warm-up call failed: {errors[0]}")
@@ -454,26 +514,33 @@ def measure(folder: Path, peers: dict[str, Any], calls: int, processes: int, sta
     with running_server(folder, f"load-{calls}-w{workers}", env, workers) as server:
         pid = server.process.pid
         warm_up(server.port, workers)
-        time.sleep(1.0)
-        idle = rss_mb(pid)
+        time.sleep(GAUGE_REFRESH)
+        idle = total(scrape(server.port), "autoshop_worker_resident_memory_bytes") / 2**20
         with Probe(server.port, pid) as probe:
-            cpu, before = cpu_seconds(pid), time.monotonic()
+            quiet = scrape(server.port)
             time.sleep(BASELINE)  # the idle server's own CPU with the probe running: taken off the load's
-            baseline = (cpu_seconds(pid) - cpu) / (time.monotonic() - before)
+            settled = scrape(server.port)
+            baseline = (total(settled, CPU) - total(quiet, CPU)) / BASELINE
             probe.latencies.clear()
-            cpu, peer_cpu, started = cpu_seconds(pid), cpu_seconds(peers["pid"]), time.monotonic()
+            peer_cpu, started = cpu_seconds(peers["pid"]), time.monotonic()
             with sampled(pid, folder / f"profile-{calls}-w{workers}.txt" if profile else None):
-                results, lags = run_callers(server.port, calls, processes, stagger, round_index)
+                results, lags, caller_cpu = run_callers(server.port, calls, processes, stagger, round_index)
             wall = time.monotonic() - started
-            gross, peer_used = cpu_seconds(pid) - cpu, cpu_seconds(peers["pid"]) - peer_cpu
+            time.sleep(GAUGE_REFRESH)
+            loaded = scrape(server.port)
+            gross = total(loaded, CPU) - total(settled, CPU) - baseline * GAUGE_REFRESH
+            peer_used = cpu_seconds(peers["pid"]) - peer_cpu
             used = gross - baseline * wall
         unsaved = drained(server, DRAIN)
+    lag = "autoshop_event_loop_lag_seconds"
+    stages = {stage: quantile(settled, loaded, "autoshop_turn_latency_seconds", 0.5, stage=stage) for stage in STAGES}
     call_minutes = sum(r.seconds for r in results) / 60
     return Row(calls=calls, workers=workers, results=results,
                cpu_per_call_minute=used / call_minutes if call_minutes else math.nan,
                mb_per_call=(probe.peak_rss - idle) / calls, idle_mb=idle, healthz=probe.latencies,
                healthz_failures=probe.failures, caller_lag=lags, peer_cpu=peer_used, wall=wall,
-               core=gross / wall, unsaved=unsaved)
+               core=gross / wall, unsaved=unsaved, loop_lag_p99=quantile(settled, loaded, lag, 0.99),
+               loop_lag_max=probe.peak_lag, stages=stages, caller_cpu=caller_cpu)
 
 
 def ms(value: float, width: int) -> str:
@@ -484,7 +551,7 @@ def print_table(rows: list[Row]) -> None:
     header = (f"{'workers':>7} {'calls':>5} {'ok':>5} {'reply p50':>9} {'p99':>6} {'p99/1':>6} "
               f"{'greet p50':>9} {'p99':>6} "
               f"{'gaps':>5} {'in calls':>8} {'CPU s/call-min':>14} {'core %':>6} {'MB/call':>7} "
-              f"{'healthz p50':>11} {'p99':>6} "
+              f"{'loop lag p99':>12} {'max':>5} {'healthz p50':>11} {'p99':>6} "
               f"{'caller lag p99':>14}")
     print(header)
     print("-" * len(header))
@@ -499,6 +566,7 @@ def print_table(rows: list[Row]) -> None:
               f"{ms(r.ms('greeting', 99), 6)} "
               f"{sum(c.gaps for c in r.results):>5} {sum(1 for c in r.results if c.gaps):>8} "
               f"{r.cpu_per_call_minute:>14.2f} {r.core * 100:>6.0f} {r.mb_per_call:>7.2f} "
+              f"{ms(r.loop_lag_p99 * 1000, 12)} {ms(r.loop_lag_max * 1000, 5)} "
               f"{percentile(r.healthz, 50) * 1000:>11.0f} "
               f"{percentile(r.healthz, 99) * 1000:>6.0f} {lag:>14.0f}")
     print("(ms unless stated; reply = caller's speech end → first agent audio, with the STT peer's 300 ms "
@@ -507,10 +575,12 @@ def print_table(rows: list[Row]) -> None:
     for r in rows:
         errors = sorted({c.error for c in r.results if c.error})
         print(f"  {r.workers} worker(s), {r.calls} calls: {r.wall:.0f} s of load, server idle RSS "
-              f"{r.idle_mb:.0f} MB, peers' CPU "
+              f"{r.idle_mb:.0f} MB, callers' CPU {r.caller_cpu:.1f} s, peers' CPU "
               f"{r.peer_cpu:.1f} s, healthz failures {r.healthz_failures}, call logs still in progress "
               f"{DRAIN:.0f} s after the last hang-up: {r.unsaved}"
               + (f", errors: {'; '.join(errors)[:300]}" if errors else ""))
+        print("    server's turn stages, p50 (bucket upper bound, ms): " + ", ".join(
+            f"{stage} {ms(value * 1000, 0)}" for stage, value in r.stages.items()))
 
 
 def main() -> None:
