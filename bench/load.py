@@ -63,6 +63,8 @@ from typing import Any
 from urllib.parse import urlencode
 from urllib.request import urlopen
 
+import uvloop
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -79,6 +81,7 @@ from voice.tests.live_server import (  # noqa: E402
 )
 
 LINE = "what are your hours on saturday"
+BASE64: dict[bytes, str] = {}  # the frames a caller process sends, in base64 once
 REPLY = "We are open on Saturday from eight to two. Is there anything else I can help you with?"
 MODEL_FIRST_TOKEN = 0.3
 TTS_FIRST_BYTE = 0.15
@@ -113,7 +116,7 @@ def peers_process(urls: Any, stop: Any) -> None:
                 model.requests.clear()
                 await asyncio.sleep(0.5)
 
-    asyncio.run(serve())
+    uvloop.run(serve())
 
 
 # --- the callers ----------------------------------------------------------------------------------------
@@ -140,20 +143,17 @@ class Phone:
     gaps: int = 0
     closed: bool = False
     said: asyncio.Event = field(default_factory=asyncio.Event)  # the last speech frame is sent
+    heard: asyncio.Event = field(default_factory=asyncio.Event)  # agent audio arrived
 
-    async def clock(self) -> None:
-        """One 20 ms frame every 20 ms on a fixed schedule (Twilio does not drift): speech, else silence."""
-        tick = time.monotonic()
-        while not self.closed:
-            frame = self.speech.pop(0) if self.speech else SILENCE
-            with contextlib.suppress(Exception):
-                await self.call.media(frame)
-            if frame is not SILENCE:
-                self.last_speech_sent = time.monotonic()
-                if not self.speech:
-                    self.said.set()
-            tick += FRAME
-            await asyncio.sleep(max(tick - time.monotonic(), 0))
+    async def send_frame(self) -> None:
+        """The next 20 ms frame: speech, else silence."""
+        frame = self.speech.pop(0) if self.speech else SILENCE
+        with contextlib.suppress(Exception):
+            await self.call.socket.send(self.call.media_message(frame, BASE64.get(frame)))
+        if frame is not SILENCE:
+            self.last_speech_sent = time.monotonic()
+            if not self.speech:
+                self.said.set()
 
     async def listen(self) -> None:
         loop = asyncio.get_running_loop()
@@ -166,6 +166,7 @@ class Phone:
                     if self.turn_audio and now > self.play_until + FRAME:
                         self.gaps += 1  # the caller heard dead air inside the agent's turn
                     self.turn_audio.append(now)
+                    self.heard.set()
                     seconds = len(base64.b64decode(message["media"]["payload"])) / 8000
                     self.play_until = max(self.play_until, now) + seconds
                 elif event == "mark":
@@ -185,11 +186,13 @@ class Phone:
     async def turn(self, since: float, what: str) -> float:
         """Wait for the agent's turn after `since` and hear it out; seconds from `since` to its first audio."""
         self.turn_audio = []
+        self.heard.clear()
         deadline = since + TURN_TIMEOUT
         while not self.turn_audio:
             if self.closed or time.monotonic() > deadline:
                 raise TimeoutError(f"no {what}" + (" (stream closed)" if self.closed else f" in {TURN_TIMEOUT:.0f} s"))
-            await asyncio.sleep(0.005)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.heard.wait(), 0.1)
         first = self.turn_audio[0] - since
         while not self.closed and time.monotonic() < deadline:
             now = time.monotonic()
@@ -197,6 +200,24 @@ class Phone:
                 break
             await asyncio.sleep(0.02)
         return first
+
+
+class Metronome:
+    """One 20 ms clock for every call of the caller process, on a fixed schedule (Twilio does not drift): each
+    tick sends every live call its next frame. A sleeping task per call would cost the callers more CPU than
+    the calls do (the callers share the machine with the server under test)."""
+
+    def __init__(self) -> None:
+        self.phones: list[Phone] = []
+
+    async def run(self) -> None:
+        tick = time.monotonic()
+        while True:
+            self.phones = [phone for phone in self.phones if not phone.closed]
+            for phone in self.phones:
+                await phone.send_frame()  # returns at once unless that socket's buffer is full
+            tick += FRAME
+            await asyncio.sleep(max(tick - time.monotonic(), 0))
 
 
 async def ring(session: Any, port: int, number: str) -> tuple[str, dict[str, str]]:
@@ -216,7 +237,8 @@ async def ring(session: Any, port: int, number: str) -> tuple[str, dict[str, str
     return call_sid, stream_parameters(body)
 
 
-async def one_call(session: Any, port: int, number: str, delay: float, speech: list[bytes]) -> CallResult:
+async def one_call(session: Any, port: int, number: str, delay: float, speech: list[bytes],
+                   metronome: Metronome) -> CallResult:
     result = CallResult()
     await asyncio.sleep(delay)
     started = time.monotonic()
@@ -226,7 +248,8 @@ async def one_call(session: Any, port: int, number: str, delay: float, speech: l
             phone = Phone(WireCall(socket, call_sid=call_sid))
             await phone.call.start(parameters)
             started = time.monotonic()
-            tasks = [asyncio.create_task(phone.listen()), asyncio.create_task(phone.clock())]
+            metronome.phones.append(phone)
+            tasks = [asyncio.create_task(phone.listen())]
             try:
                 result.greeting = await phone.turn(started, "greeting")
                 phone.speech = list(speech)
@@ -252,6 +275,7 @@ def callers_process(port: int, offsets: list[float], first_number: int, results:
 
     audio = spoken(LINE).rstrip(b"\xff")  # speech ends with the last word; the clock sends silence after
     speech = [audio[i:i + 160].ljust(160, b"\xff") for i in range(0, len(audio), 160)]
+    BASE64.update({frame: base64.b64encode(frame).decode() for frame in [SILENCE, *speech]})
 
     async def run() -> tuple[list[CallResult], list[float]]:
         import aiohttp
@@ -266,15 +290,18 @@ def callers_process(port: int, offsets: list[float], first_number: int, results:
                 lags.append(time.monotonic() - before - 0.01)
 
         lag = asyncio.create_task(ticker())
+        metronome = Metronome()
+        clock = asyncio.create_task(metronome.run())
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
-            calls = await asyncio.gather(*(one_call(session, port, f"+1555{first_number + i:07d}", delay, speech)
-                                           for i, delay in enumerate(offsets)))
+            calls = await asyncio.gather(*(one_call(session, port, f"+1555{first_number + i:07d}", delay, speech,
+                                                    metronome) for i, delay in enumerate(offsets)))
         done.set()
+        clock.cancel()
         await lag
         return list(calls), lags
 
-    calls, lags = asyncio.run(run())
+    calls, lags = uvloop.run(run())
     results.put((calls, lags, time.process_time()))
 
 
@@ -327,6 +354,18 @@ def quantile(before: Samples, after: Samples, name: str, q: float, **labels: str
 
 
 STAGES = ("stt_final", "llm_first_token", "tts_first_byte", "first_audio")
+
+
+def reporting(port: int, workers: int, within: float = 30.0) -> None:
+    """Wait until every worker reports its own gauges (a worker starts them on its first request: with
+    several, the warm-up calls may not have reached each one)."""
+    deadline = time.monotonic() + within
+    while len(scrape(port).get(CPU, [])) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fewer than {workers} workers report {CPU} after {within:.0f} s")
+        with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:  # reaches some worker
+            response.read()
+        time.sleep(0.05)
 
 
 def tree(pid: int) -> list[int]:
@@ -514,6 +553,7 @@ def measure(folder: Path, peers: dict[str, Any], calls: int, processes: int, sta
     with running_server(folder, f"load-{calls}-w{workers}", env, workers) as server:
         pid = server.process.pid
         warm_up(server.port, workers)
+        reporting(server.port, workers)
         time.sleep(GAUGE_REFRESH)
         idle = total(scrape(server.port), "autoshop_worker_resident_memory_bytes") / 2**20
         with Probe(server.port, pid) as probe:

@@ -161,6 +161,20 @@ def test_the_balancer_overwrites_the_scheme_a_client_claims(cluster) -> None:
     assert hsts(lab.server.base_url) is None
 
 
+def test_the_balancer_logs_requests_without_their_query_strings(cluster) -> None:
+    """An admin search carries what was searched for (a phone number, a name) in its query string; the
+    balancer's request log keeps the method and path only."""
+    lab, _ = cluster
+    with contextlib.suppress(OSError):
+        urlopen(lab.server.base_url + "/admin/crm/customer/?q=%2B15557654321", timeout=5).read()  # noqa: S310
+    deadline = time.monotonic() + 5
+    while "/admin/crm/customer/" not in lab.server.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    logged = [line for line in lab.server.log_text().splitlines() if "/admin/crm/customer/" in line]
+    assert logged and "GET /admin/crm/customer/ HTTP/1.1" in logged[-1]
+    assert "5557654321" not in lab.server.log_text()
+
+
 def test_the_shipped_configuration_holds_with_tls_terminated_here(tmp_path: Path) -> None:
     """What the fail-over test does not run of `deploy/haproxy.cfg` (TLS on its own listener, the redirect
     to https, the admin socket) as production sets it, read by HAProxy's own configuration check."""
