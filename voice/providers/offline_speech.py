@@ -114,14 +114,17 @@ class _Decoder:
 
 
 class OfflineSTTStream:
-    """Energy VAD over 20 ms frames: speech start → SpeechStarted; every 500 ms of speech an interim
-    guess; 600 ms of silence after speech → the utterance is decoded (in a thread) → final
-    transcript, then UtteranceEnded."""
+    """Energy VAD over 20 ms frames: speech start → SpeechStarted; every 500 ms of speech (in the first
+    1.5 s) an interim guess; 300 ms of silence after speech → the utterance is decoded (in a thread), and
+    once the silence reaches 600 ms that is the final transcript, then UtteranceEnded."""
 
     START_FRAMES = 3  # 60 ms of voice starts speech
     END_SILENCE_FRAMES = 30  # 600 ms of silence ends it
     PREROLL_FRAMES = 10
     INTERIM_EVERY_FRAMES = 25  # an interim guess every 500 ms of speech
+    GUESS_SILENCE_FRAMES = 5  # ... but none once the caller has been quiet for 100 ms
+    GUESS_UNTIL_FRAMES = 75  # ... nor after an utterance's first 1.5 s
+    EARLY_DECODE_FRAMES = 15  # the final decode starts after 300 ms of silence
 
     def __init__(self, decoder: _Decoder) -> None:
         self._decoder = decoder
@@ -137,6 +140,7 @@ class OfflineSTTStream:
         self._frames = 0  # frames of the current utterance
         self._utterance = 0  # counts finished utterances, to drop stale interim guesses
         self._guessing = False
+        self._early: asyncio.Task[str] | None = None  # the final decode, started before the silence is long enough
 
     async def send_audio(self, chunk: bytes) -> None:
         data = self._pending + chunk
@@ -160,14 +164,33 @@ class OfflineSTTStream:
         self._buffer.extend(pcm)
         self._silent = 0 if loud else self._silent + 1
         self._frames += 1
-        if self._frames % self.INTERIM_EVERY_FRAMES == 0 and not self._guessing:
+        if loud:
+            self._early = None  # they went on talking: what was decoded early is not the utterance
+        # A guess decodes all the words so far and holds the decoder while it runs: one started as the
+        # caller falls silent, or late in a long sentence (a second of decoding), would make the final
+        # result wait for it. Guess while they talk, in an utterance's first 1.5 s: enough for the turn-taking
+        # to tell words from a cough or an "mm-hm" (barge-in).
+        talking = self._silent < self.GUESS_SILENCE_FRAMES and self._frames <= self.GUESS_UNTIL_FRAMES
+        if self._frames % self.INTERIM_EVERY_FRAMES == 0 and not self._guessing and talking:
             self._guessing = True
             self._spawn(self._interim(bytes(self._buffer), self._utterance))
+        if self._silent == self.EARLY_DECODE_FRAMES:
+            # Decoding takes about 0.4 s per second of speech: start it after 300 ms of silence, and use it
+            # if the silence reaches 600 ms (the last 300 ms are silence: the words are the same).
+            self._early = asyncio.get_running_loop().create_task(self._decode(bytes(self._buffer)))
+            self._tasks.add(self._early)  # cancelled on close; a discarded one's error is read, not raised
+            self._early.add_done_callback(self._forget)
         if self._silent >= self.END_SILENCE_FRAMES:
             audio, self._buffer = bytes(self._buffer), bytearray()
             self._speaking, self._voiced, self._preroll, self._frames = False, 0, [], 0
             self._utterance += 1
-            self._spawn(self._finish(audio))
+            early, self._early = self._early, None
+            self._spawn(self._finish(audio, early))
+
+    def _forget(self, task: "asyncio.Task[str]") -> None:
+        self._tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # read: an early decode discarded with an error must not log "never retrieved"
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -184,9 +207,12 @@ class OfflineSTTStream:
         if text and utterance == self._utterance:  # still the same utterance: not stale
             self._events.put_nowait(TranscriptReceived(text, is_final=False))
 
-    async def _finish(self, audio: bytes) -> None:
+    async def _decode(self, audio: bytes) -> str:
+        return await asyncio.to_thread(self._decoder.decode, audio)
+
+    async def _finish(self, audio: bytes, early: "asyncio.Task[str] | None") -> None:
         try:
-            text = await asyncio.to_thread(self._decoder.decode, audio)
+            text = await (early if early is not None else self._decode(audio))
         except Exception as exc:  # noqa: BLE001
             self._events.put_nowait(ProviderError(f"offline STT failed: {type(exc).__name__}"))
             return
