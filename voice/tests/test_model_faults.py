@@ -6,7 +6,9 @@ What a fault suite can watch: the words the agent asked the TTS for (and when), 
 the call log's transcript and outcome, the REST transfer, and the callback request in the database."""
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -44,15 +46,22 @@ async def said_at(dg: FakeDeepgram, text: str, within: float = 10.0) -> float:
     return time.monotonic()
 
 
+@contextlib.contextmanager
+def front_desk(settings) -> Iterator[FakeTwilioREST]:
+    """Twilio's REST API (a local peer) and a front desk to transfer to."""
+    with FakeTwilioREST(ACCOUNT, TOKEN) as twilio:
+        settings.TWILIO_ACCOUNT_SID, settings.TWILIO_API_BASE_URL = ACCOUNT, twilio.url
+        settings.FRONT_DESK_NUMBER = FRONT_DESK
+        yield twilio
+
+
 async def test_a_hanging_model_gets_a_filler_then_the_offer_at_the_budget_and_yes_transfers(
         application, peers, settings) -> None:
     dg, ai = peers
     settings.OPENAI_TIMEOUT_SECONDS = 8.0  # the SDK alone would wait 8 s, then retry: 16+ s of silence
     settings.MODEL_FILLER_AFTER_SECONDS, settings.MODEL_FIRST_TOKEN_BUDGET_SECONDS = 0.5, 2.0
     ai.script(HangReply(seconds=30))
-    with FakeTwilioREST(ACCOUNT, TOKEN) as twilio:
-        settings.TWILIO_ACCOUNT_SID, settings.TWILIO_API_BASE_URL = ACCOUNT, twilio.url
-        settings.FRONT_DESK_NUMBER = FRONT_DESK
+    with front_desk(settings) as twilio:
         call = make_call(application)
         assert await call.connect()
         await call.start()
@@ -81,9 +90,7 @@ async def test_a_hanging_model_gets_a_filler_then_the_offer_at_the_budget_and_ye
 async def test_a_model_answering_500_is_retried_once_then_keypad_0_transfers(application, peers, settings) -> None:
     dg, ai = peers
     ai.script(ErrorReply(500), ErrorReply(500), ErrorReply(500))
-    with FakeTwilioREST(ACCOUNT, TOKEN) as twilio:
-        settings.TWILIO_ACCOUNT_SID, settings.TWILIO_API_BASE_URL = ACCOUNT, twilio.url
-        settings.FRONT_DESK_NUMBER = FRONT_DESK
+    with front_desk(settings) as twilio:
         call = make_call(application)
         assert await call.connect()
         await call.start()
