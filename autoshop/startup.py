@@ -29,17 +29,16 @@ def load_cache_clients() -> None:
 
 def prerender_phrases() -> None:
     """The calls' shared phrase cache, filled in every voice of the configured TTS chain."""
-    from voice.call_script import FIXED_PHRASES
-    from voice.consumers import PHRASES
+    from voice.consumers import CALL_PHRASES, PHRASES
     from voice.phrases import prerender
     from voice.providers.factory import make_tts
 
     try:
-        ready = prerender(PHRASES, make_tts, FIXED_PHRASES)
+        ready = prerender(PHRASES, make_tts, CALL_PHRASES)
     except ImproperlyConfigured as exc:  # no key for the voice: `manage.py check` says so; calls will fail
         logger.warning("fixed phrases not pre-rendered: %s", exc)
         return
-    logger.info("pre-rendered %d of %d fixed phrases", ready, len(FIXED_PHRASES))
+    logger.info("pre-rendered %d of %d fixed phrases", ready, len(CALL_PHRASES))
 
 
 def prepare_web_process() -> None:

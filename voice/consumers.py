@@ -30,8 +30,10 @@ from voice.twilio_order import StreamOrder
 
 logger = logging.getLogger(__name__)
 
-# Audio of the fixed phrases, shared by every call this process handles (not per-call state).
-PHRASES = PhraseCache(set(FIXED_PHRASES))
+# Audio of the fixed phrases and the tools' fillers, shared by every call this process handles (not per-call
+# state); rendered at start-up (autoshop.startup).
+CALL_PHRASES = FIXED_PHRASES | registry.fillers()
+PHRASES = PhraseCache(set(CALL_PHRASES))
 
 
 class MediaStreamConsumer(AsyncWebsocketConsumer):

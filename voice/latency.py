@@ -39,10 +39,11 @@ class LatencyRecorder:
     turn: TurnTimes | None = None
     barge_in_ms: list[float] = field(default_factory=list)  # caller speech event → `clear` sent
 
-    def turn_started(self, speech_end: float | None) -> None:
+    def turn_started(self, speech_end: float | None) -> TurnTimes:
         """The caller's turn ended and the agent starts on it (speech_end: last voiced audio, if heard)."""
         now = self.clock()
         self.turn = TurnTimes(speech_end=speech_end if speech_end is not None else now, stt_final=now)
+        return self.turn
 
     def first_token(self) -> None:
         if self.turn is not None and self.turn.llm_first_token is None:

@@ -154,6 +154,7 @@ class CallSession:
         if event is None:
             return
         now = self._clock()
+        self._last_voice_at = now  # the turn ends with the key, not with words said before it
         await self._act(self.turns.handle(event, now), event_at=now)
         if event.said is None:
             await self._confirm_reminder()
@@ -218,7 +219,8 @@ class CallSession:
     async def _answer(self, caller_text: str) -> None:
         self.record.history.append({"role": "user", "content": caller_text})
         self.record.add_turn("caller", caller_text)
-        self.latency.turn_started(self._last_voice_at)
+        turn = self.latency.turn_started(self._last_voice_at)
+        self._last_voice_at = None  # a quiet next turn is timed from its transcript, not from these words
         scripted = fallback.answer(self.record, caller_text)  # a pending offer's answer, or a model given up on
         if scripted is not None:
             self._say(scripted.text if scripted.message is None else await self._take_message(scripted))
@@ -226,7 +228,8 @@ class CallSession:
         text = model_reply(chat=self._chat, tools=self._tools, record=self.record,
                            apology=lambda: fallback.offer(self.record), last_reply_heard=self._model_heard_last,
                            on_first_token=self.latency.first_token, on_filler=self._filler, sleep=self._sleep,
-                           timings=self._timings, filler=script.FILLER)
+                           timings=self._timings, filler=script.FILLER,
+                           waited=turn.stt_final - turn.speech_end)  # the transcript's own delay counts
         self.replies.start(text, whole=False)
 
     async def _take_message(self, scripted: fallback.Scripted) -> str:

@@ -11,13 +11,13 @@ PROBE = """
 import gc, json, sys
 import autoshop.asgi
 from voice.providers import offline_speech
-from voice.call_script import FIXED_PHRASES
-from voice.consumers import PHRASES
+from voice.consumers import CALL_PHRASES, PHRASES
 print(json.dumps({"modules": sorted(m for m in ("openai", "deepgram", "piper", "redis") if m in sys.modules),
                   "offline_voice_loaded": offline_speech._voice is not None,
                   "phrases_in_offline_voice": sum(PHRASES.cached(offline_speech.OfflineTTS(), text) is not None
-                                                  for text in FIXED_PHRASES),
-                  "fixed_phrases": len(FIXED_PHRASES),
+                                                  for text in CALL_PHRASES),
+                  "fixed_phrases": len(CALL_PHRASES),
+                  "tool_fillers": "Let me check the calendar." in CALL_PHRASES,
                   "frozen": gc.get_freeze_count()}))
 """
 
@@ -51,6 +51,7 @@ def test_the_fixed_phrases_are_pre_rendered_at_start_in_the_fallback_voice_too()
                      DEEPGRAM_API_KEY="dg-key", DEEPGRAM_URL="http://127.0.0.1:9", TTS_FALLBACKS="offline")
     assert started["offline_voice_loaded"]
     assert started["phrases_in_offline_voice"] == started["fixed_phrases"]  # the apology among them
+    assert started["tool_fillers"]  # and "Let me check the calendar.", said while a slow tool runs
 
 
 def test_the_redis_client_is_built_at_start_without_connecting() -> None:

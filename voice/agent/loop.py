@@ -37,6 +37,7 @@ async def agent_reply(
     context: ChatContext | None = None,
     on_tool_start: Callable[[str], Awaitable[None]] | None = None,
     on_tool_done: Callable[[ToolRun], None] | None = None,
+    on_tool_running: Callable[[str | None], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     max_steps: int = MAX_TOOL_STEPS,
     filler_after: float = FILLER_AFTER,
@@ -44,7 +45,8 @@ async def agent_reply(
 ) -> AsyncIterator[str]:
     """Yield the reply's text as it streams. Each model step's tool calls and their results are appended
     to `history` as one unit; the spoken text is left for the caller to append (it may be cut short).
-    With a `budget`, a model request that is silent too long is cut off as a ProviderError."""
+    With a `budget`, a model request that is silent too long is cut off as a ProviderError. `on_tool_running`
+    hears the filler of each tool as it starts, and None when it is over."""
     for step in range(max_steps + 1):
         offer_tools = tools.schemas() if step < max_steps else []
         calls: list[ToolCallRequested] = []
@@ -62,7 +64,14 @@ async def agent_reply(
         results: dict[str, ToolRun] = {}
         try:
             for call in calls:
-                await _run_tool(tools, call, scope, sleep, filler_after, on_tool_start, results)
+                tool = tools.get(call.name)
+                if on_tool_running is not None:
+                    on_tool_running(tool.filler if tool is not None else None)
+                try:
+                    await _run_tool(tools, call, scope, sleep, filler_after, on_tool_start, results)
+                finally:
+                    if on_tool_running is not None:
+                        on_tool_running(None)
         finally:
             history.append({
                 "role": "assistant",

@@ -87,6 +87,10 @@ class ToolRegistry:
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
 
+    def fillers(self) -> frozenset[str]:
+        """What the tools say while they run: fixed phrases, worth rendering before the first call."""
+        return frozenset(tool.filler for tool in self._tools.values() if tool.filler)
+
     def schemas(self) -> list[dict[str, Any]]:
         return [tool.schema() for tool in self._tools.values()]
 

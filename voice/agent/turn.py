@@ -32,33 +32,40 @@ async def model_reply(*, chat: ChatModel, tools: ToolRegistry, record: CallRecor
                       last_reply_heard: bool = True, on_first_token: Callable[[], None] | None = None,
                       on_filler: Callable[[str], Awaitable[None]] | None = None,
                       sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                      timings: ModelTimings | None = None, filler: str | None = None) -> AsyncIterator[str]:
+                      timings: ModelTimings | None = None, filler: str | None = None,
+                      waited: float = 0.0) -> AsyncIterator[str]:
     """The reply's text as it streams, to the caller line last added to the record's history. Tool results
     go into the record (history, facts, outcome, intents); a model failure (an error, or silence past the
     `timings` budget) ends the text with `apology` and counts on the record as a failed model turn.
     With `timings` and a `filler`, `on_filler` says the filler once if no word has come `filler_after`
-    seconds in (a slow tool's own filler counts: the caller never hears two)."""
+    seconds after the caller finished, of which `waited` had passed before this call (a slow transcript;
+    a slow tool's own filler counts: the caller never hears two)."""
     customer = record.identity.customer
     scope = record.tool_scope()
     system = system_prompt(shop_now(), (customer or {}).get("name"), customer is not None,
                            reminder=record.identity.reminder, verify_first=verification_needed(scope))
-    filled = False
+    filled, tool_filler = False, None
 
     def note(run: ToolRun) -> None:
         record.note(outcome=run.outcome, intent=run.intent)
+
+    def tool_running(filler: str | None) -> None:
+        nonlocal tool_filler
+        tool_filler = filler
 
     async def say_once(text: str) -> None:
         nonlocal filled
         if not filled and on_filler is not None:
             filled = True
             metrics.filler_said()
-            await on_filler(text)
+            await on_filler(tool_filler or text)  # while a tool runs, its own words ("Let me check...")
 
     first, last = True, ""
     words = agent_reply(chat, tools, system, record.history, scope, context=chat_context(record, last_reply_heard),
-                        on_tool_start=say_once, on_tool_done=note, sleep=sleep, budget=timings)
+                        on_tool_start=say_once, on_tool_done=note, on_tool_running=tool_running, sleep=sleep,
+                        budget=timings)
     try:
-        async for delta in _with_filler(words, timings, filler, say_once, sleep):
+        async for delta in _with_filler(words, timings, filler, say_once, sleep, waited):
             if first and on_first_token is not None:
                 on_first_token()
             first, last = False, delta
@@ -75,11 +82,12 @@ async def model_reply(*, chat: ChatModel, tools: ToolRegistry, record: CallRecor
 
 async def _with_filler(words: AsyncIterator[str], timings: ModelTimings | None, filler: str | None,
                        say: Callable[[str], Awaitable[None]],
-                       sleep: Callable[[float], Awaitable[None]]) -> AsyncIterator[str]:
-    """`words` as they come; if the first is more than `timings.filler_after` seconds away, `say(filler)`."""
+                       sleep: Callable[[float], Awaitable[None]], waited: float) -> AsyncIterator[str]:
+    """`words` as they come; if the first is still missing `timings.filler_after` seconds after the caller
+    finished (`waited` of them already gone), `say(filler)`."""
     if timings is not None and filler is not None:
         pending = asyncio.ensure_future(anext(words))
-        if not await finished_within(pending, timings.filler_after, sleep):
+        if not await finished_within(pending, max(timings.filler_after - waited, 0.0), sleep):
             await say(filler)  # the model is slow: never leave the caller in dead air
         try:
             yield await pending

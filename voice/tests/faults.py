@@ -625,7 +625,7 @@ async def calendar_down_while_booking(lab: FaultLab) -> FaultResult:
         await call.quiet()
         await call.say(line)
         await call.heard()
-        await call.quiet()
+        await call.quiet(gap=SILENCE_TARGET)  # the read-back may follow a filler after a slow calendar
         await call.press("1")  # "yes" to the read-back
         await call.heard()  # a filler ("one moment"), or the confirmation itself
         synced = await asyncio.to_thread(_calendar_tried, lab, call.number)

@@ -70,6 +70,51 @@ async def test_a_model_silent_for_a_second_gets_one_filler_and_its_reply_follows
         assert call.session.record.model_failures == 0
 
 
+VOICED = bytes([0x10]) * 160  # a loud 20 ms mu-law frame: the caller's last word
+
+
+async def test_the_filler_is_due_a_second_after_the_callers_last_word_not_after_a_slow_transcript() -> None:
+    async with Call(chat=TimedChat(reply="Sure.", first_token=3.0)) as call:
+        await call.idle()
+        call.twilio.first_media_at = None
+        await call.session.on_media(VOICED)
+        spoke_at = call.time.now
+        await call.time.advance(0.7)  # speech-to-text takes 0.7 s to settle on the words
+        call.say("Can I come in Tuesday?")
+        await call.until(lambda: call.twilio.first_media_at is not None, what="the filler")
+        assert call.twilio.first_media_at is not None
+        assert 1.0 <= call.twilio.first_media_at - spoke_at < 1.2  # not 1.7 s
+        await call.idle()
+        assert call.tts.texts[-2:] == [FILLER, "Sure."]
+
+
+async def test_a_key_press_is_the_end_of_its_turn_for_the_filler_and_the_latency_row() -> None:
+    async with Call(chat=TimedChat(reply="Sure.", first_token=3.0)) as call:
+        await call.session.on_media(VOICED)  # the caller spoke long before pressing
+        await call.time.advance(5.0)
+        await call.idle()
+        call.twilio.first_media_at = None
+        pressed_at = call.time.now
+        await call.session.on_dtmf("1")
+        await call.until(lambda: call.twilio.first_media_at is not None, what="the filler")
+        assert call.twilio.first_media_at is not None
+        assert 1.0 <= call.twilio.first_media_at - pressed_at < 1.2  # not at once, as if 5 s had passed
+        await call.idle()
+        assert call.session.record.latency[-1]["stt_final_ms"] == 0.0  # a key needs no transcript
+
+
+async def test_a_turn_too_quiet_to_mark_is_timed_from_its_transcript_not_from_the_turn_before() -> None:
+    async with Call(chat=TimedChat(reply="Sure.", first_token=3.0)) as call:
+        await call.session.on_media(VOICED)
+        call.say("Hello?")
+        await call.until(lambda: len(call.history) == 2, what="the first reply")
+        await call.time.advance(5.0)
+        await call.idle()
+        waited = await _first_audio_after(call, "can i come in tuesday")  # said too softly to count as voice
+        assert 1.0 <= waited < 1.2
+        assert call.session.record.latency[-1]["stt_final_ms"] == 0.0
+
+
 async def test_the_filler_is_a_fixed_phrase_synthesised_once_then_played_from_the_cache() -> None:
     phrases = PhraseCache(set(FIXED_PHRASES))  # as the consumer builds it
     async with Call(chat=TimedChat(reply="Sure.", first_token=2.0), phrases=phrases) as call:
@@ -133,6 +178,31 @@ async def test_a_slow_tools_filler_is_the_turns_filler_the_caller_never_hears_tw
         await call.until(lambda: len(call.chat.requests) == 2, what="the second model step")
         await call.idle()
         assert "Let me check the calendar." in call.tts.texts and FILLER not in call.tts.texts
+
+
+async def test_a_filler_due_while_a_tool_runs_is_that_tools_own_words() -> None:
+    tools = ToolRegistry()
+
+    @tools.register("check_availability", "Free slots.", filler="Let me check the calendar.")
+    async def check(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+        await call.time.sleep(2.0)
+        return ToolResult({"slots": ["10:00"]})
+
+    chat = TimedChat(script=[[tool_call("check_availability")], [TextDelta("Ten works.")]])
+    call = Call(chat=chat, tools=tools)
+    async with call:
+        await call.idle()
+        call.twilio.first_media_at = None
+        await call.session.on_media(VOICED)
+        spoke_at = call.time.now
+        await call.time.advance(0.8)  # a slow transcript: the filler is due before the tool's own 0.4 s
+        call.say("Anything Tuesday?")
+        await call.until(lambda: call.twilio.first_media_at is not None, what="the filler")
+        assert call.twilio.first_media_at is not None
+        assert 1.0 <= call.twilio.first_media_at - spoke_at < 1.2
+        await call.until(lambda: len(call.chat.requests) == 2, what="the second model step")
+        await call.idle()
+        assert call.tts.texts[-2:] == ["Let me check the calendar.", "Ten works."]  # not "One moment."
 
 
 async def test_the_caller_cutting_into_the_filler_cancels_the_turn_like_any_reply() -> None:
