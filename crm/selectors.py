@@ -10,7 +10,7 @@ from django.db import close_old_connections
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from crm.models import ACTIVE_STATUSES, SERVICE_MENU, Appointment, CalendarSync, Customer, Vehicle
+from crm.models import ACTIVE_STATUSES, BAY_STATUSES, SERVICE_MENU, Appointment, CalendarSync, Customer, Vehicle
 from scheduling.availability import Interval, free_starts
 from scheduling.calendars import staff_blocks
 from scheduling.shop import day_window
@@ -166,7 +166,7 @@ LONGEST_APPOINTMENT = max(info.duration for info in SERVICE_MENU.values()) + tim
 
 def appointment_intervals_booked(*, start: datetime, end: datetime, exclude_id: int | None = None) -> list[Interval]:
     """The shop's active appointments overlapping [start, end), as intervals (one index range scan)."""
-    rows = Appointment.objects.filter(status__in=ACTIVE_STATUSES, scheduled_at__lt=end,
+    rows = Appointment.objects.filter(status__in=BAY_STATUSES, scheduled_at__lt=end,
                                       scheduled_at__gte=start - LONGEST_APPOINTMENT)
     if exclude_id is not None:
         rows = rows.exclude(pk=exclude_id)

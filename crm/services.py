@@ -13,12 +13,15 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 from vininfo import Vin
 
+from crm.events import appointment_changed
 from crm.models import (
     ACTIVE_STATUSES,
     SERVICE_MENU,
     Appointment,
+    AppointmentAction,
     AppointmentStatus,
     CalendarSync,
+    CallAppointment,
     CallbackRequest,
     CallDirection,
     CallLog,
@@ -99,6 +102,25 @@ def call_log_finish(*, call_sid: str, transcript: list[dict[str, Any]], latency:
         return call
 
     return retry_once_on_lost_connection(write, what=f"call {call_sid}: call log finish")
+
+
+def call_appointment_record(*, call_sid: str, appointment: Appointment, action: str) -> CallAppointment:
+    """Note that call `call_sid` booked, moved, cancelled or confirmed `appointment` (a replayed booking is
+    noted once); the call log gains the appointment's customer if it had none (a caller new to the shop).
+    Once committed, `appointment_changed` tells the rest of the product (the customer's text)."""
+    with transaction.atomic():
+        call, _ = CallLog.objects.get_or_create(call_sid=call_sid, defaults={"started_at": timezone.now()})
+        if call.customer_id is None:
+            CallLog.objects.filter(pk=call.pk, customer__isnull=True).update(customer_id=appointment.customer_id)
+        if action == AppointmentAction.BOOKED:
+            noted, created = CallAppointment.objects.get_or_create(call=call, appointment=appointment, action=action)
+            if not created:
+                return noted
+        else:
+            noted = CallAppointment.objects.create(call=call, appointment=appointment, action=action)
+        transaction.on_commit(partial(appointment_changed.send, sender=Appointment, appointment_id=appointment.pk,
+                                      action=action, call_sid=call_sid), robust=True)
+    return noted
 
 
 def _first_turn_at(transcript: list[dict[str, Any]]) -> datetime | None:
@@ -430,11 +452,15 @@ def appointment_sync_calendar_on_commit(*, appointment_id: int) -> None:
     transaction.on_commit(partial(appointment_sync_calendar, appointment_id=appointment_id), robust=True)
 
 
-def appointment_confirm_for_reminder(*, appointment_id: int, phone: str) -> Appointment | None:
+def appointment_confirm_for_reminder(*, appointment_id: int, phone: str, call_sid: str = "") -> Appointment | None:
     """Keypad 1 on a reminder call: confirm the appointment the call is about, if it is still active and
-    belongs to the number called. None when there is nothing (any more) to confirm."""
+    belongs to the number called (noted on call `call_sid`'s log). None when there is nothing (any more)
+    to confirm."""
     appointment = (Appointment.objects.select_related("customer")
                    .filter(pk=appointment_id, status__in=ACTIVE_STATUSES, customer__phone=phone).first())
     if appointment is None:
         return None
-    return appointment_confirm(appointment=appointment)
+    confirmed = appointment_confirm(appointment=appointment)
+    if call_sid:
+        call_appointment_record(call_sid=call_sid, appointment=confirmed, action=AppointmentAction.CONFIRMED)
+    return confirmed

@@ -148,8 +148,8 @@ class CallRecord:
 
     def note(self, *, outcome: CallOutcome | None = None, intent: CallIntent | None = None) -> None:
         """Take a tool's (or the script's) result: the latest outcome wins; a transfer also ends the call."""
-        if outcome is not None:
-            self.outcome = CallOutcome(outcome)
+        if outcome is not None and not (outcome == CallOutcome.BOOKING_FAILED and self.outcome is not None):
+            self.outcome = CallOutcome(outcome)  # a failed attempt never hides what the call did
         if intent is not None:
             self.intents.add(intent)
             if intent is CallIntent.TRANSFER:

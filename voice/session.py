@@ -162,7 +162,8 @@ class CallSession:
     async def _confirm_reminder(self) -> None:
         reminder = self.record.identity.reminder or {}
         confirmed = await database_sync_to_async(appointment_confirm_for_reminder)(
-            appointment_id=reminder["appointment_id"], phone=self.record.identity.caller or "")
+            appointment_id=reminder["appointment_id"], phone=self.record.identity.caller or "",
+            call_sid=self.record.call_sid)
         if confirmed is None:  # cancelled (or moved to someone else) since the call was placed
             self._say(script.REMINDER_GONE)
             return

@@ -5,12 +5,13 @@ a caller whose number the carrier vouched for, or who answered the security ques
 Blocking work (database, calendar) runs in worker threads, never on the event loop.
 """
 
+import logging
 from datetime import date, datetime
 from typing import Any
 
 from channels.db import database_sync_to_async
 
-from crm.models import ACTIVE_STATUSES, SERVICE_MENU, CallOutcome, ServiceType
+from crm.models import ACTIVE_STATUSES, SERVICE_MENU, Appointment, AppointmentAction, CallOutcome, ServiceType
 from crm.selectors import appointment_free_starts, appointment_list_upcoming
 from crm.services import (
     BookingError,
@@ -18,6 +19,7 @@ from crm.services import (
     appointment_cancel,
     appointment_confirm,
     appointment_reschedule,
+    call_appointment_record,
 )
 from scheduling.shop import shop_timezone, shop_today
 from scheduling.spoken import spoken_day
@@ -28,6 +30,8 @@ from voice.agent.speech import spoken_price
 from voice.agent.tool_registry import ToolError, ToolResult
 from voice.agent.verification import require_verified
 from voice.call_record import ToolScope
+
+logger = logging.getLogger(__name__)
 
 MAX_DAYS_PER_QUERY = 7
 CHECKING = "Let me check the calendar."
@@ -103,10 +107,11 @@ def book_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
             phone=scope.caller_phone, customer_id=scope.customer_id, service_type=service, start=start,
             vehicle_id=vehicle_id, notes=str(args.get("notes", "")), idempotency_key=key)
     except BookingError as exc:
-        raise ToolError(str(exc)) from exc
+        raise ToolError(str(exc), outcome=CallOutcome.BOOKING_FAILED) from exc
     finally:
         facts.caller_verified |= new_caller  # the record was made on this call: everything on it is theirs
     scope.customer_id = appointment.customer_id
+    _noted(scope, appointment, AppointmentAction.BOOKED)
     if appointment.pk not in facts.booked_ids:
         facts.booked_ids.append(appointment.pk)
         facts.idempotency_keys.append(key)
@@ -143,10 +148,13 @@ def reschedule_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult
     require_verified(scope, args, arg.cars_of(appointment))
     require_agreement(scope, args, "reschedule", appointment.service_type, start)
     try:
-        appointment = appointment_reschedule(appointment=appointment, start=start)
+        moved = appointment_reschedule(appointment=appointment, start=start)
     except BookingError as exc:
         raise ToolError(str(exc)) from exc
-    arg.changed(scope, appointment)
+    arg.changed(scope, moved)
+    if moved.scheduled_at != appointment.scheduled_at:
+        _noted(scope, moved, AppointmentAction.MOVED)
+    appointment = moved
     return ToolResult({"rescheduled": True, **arg.appointment_summary(appointment, scope)},
                       outcome=CallOutcome.RESCHEDULED)
 
@@ -164,10 +172,13 @@ def cancel_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     require_verified(scope, args, arg.cars_of(appointment))
     require_agreement(scope, args, "cancel", appointment.service_type, appointment.scheduled_at)
     try:
-        appointment = appointment_cancel(appointment=appointment)
+        cancelled = appointment_cancel(appointment=appointment)
     except BookingError as exc:
         raise ToolError(str(exc)) from exc
-    arg.changed(scope, appointment)
+    arg.changed(scope, cancelled)
+    if appointment.status != cancelled.status:
+        _noted(scope, cancelled, AppointmentAction.CANCELLED)
+    appointment = cancelled
     if appointment.pk in scope.facts.booked_ids:  # booked and cancelled on this call: it no longer counts
         scope.facts.booked_ids.remove(appointment.pk)
     return ToolResult({"cancelled": True, **arg.appointment_summary(appointment, scope)},
@@ -183,5 +194,14 @@ def confirm_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     if appointment.status not in ACTIVE_STATUSES:
         raise ToolError("That appointment is no longer active.")
     arg.changed(scope, appointment)
+    _noted(scope, appointment, AppointmentAction.CONFIRMED)
     return ToolResult({"confirmed": True, **arg.appointment_summary(appointment, scope)},
                       outcome=CallOutcome.CONFIRMED)
+
+
+def _noted(scope: ToolScope, appointment: Appointment, action: str) -> None:
+    """Tie the change to this call's log (and so the customer's text); the change itself stands if this fails."""
+    try:
+        call_appointment_record(call_sid=scope.call_sid, appointment=appointment, action=action)
+    except Exception:
+        logger.exception("call %s: the %s appointment could not be tied to the call log", scope.call_sid, action)

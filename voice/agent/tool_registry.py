@@ -23,9 +23,10 @@ class ToolError(Exception):
     """A tool refused its arguments; the message is short and fit to be spoken or acted on. `needs` names
     what the caller must give first ("confirmation", "verification"), for a model that reads codes."""
 
-    def __init__(self, message: str, needs: str | None = None) -> None:
+    def __init__(self, message: str, needs: str | None = None, outcome: CallOutcome | None = None) -> None:
         super().__init__(message)
         self.needs = needs
+        self.outcome = outcome  # what the refusal means for the call ("booking attempt failed"), if anything
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,8 @@ class ToolRegistry:
         try:
             result = await tool.func(scope, args)
         except ToolError as exc:
-            return _error(str(exc), exc.needs)
+            error = _error(str(exc), exc.needs)
+            return ToolRun(error.content, outcome=exc.outcome)
         except Exception:
             logger.exception("tool %s failed", name)
             return _error("That did not work on our side. Offer to transfer the caller to staff.")

@@ -163,6 +163,59 @@ async def test_reschedule_and_cancel_the_callers_own_appointment() -> None:
     assert context.facts.changed_ids == [booked["appointment_id"]]
 
 
+async def test_the_call_log_ties_the_new_customer_and_each_change_and_the_shop_is_told_once_each() -> None:
+    from asgiref.sync import sync_to_async
+
+    from crm.events import appointment_changed
+    from crm.models import CallLog
+    from crm.services import call_log_start
+
+    heard: list[tuple[int, str, str]] = []
+
+    def listener(sender: Any, appointment_id: int, action: str, call_sid: str, **kwargs: Any) -> None:
+        heard.append((appointment_id, action, call_sid))
+
+    appointment_changed.connect(listener)
+    try:
+        await sync_to_async(call_log_start)(call_sid="CA-links", from_number=CALLER)  # a caller new to the shop
+        context = ctx(call_sid="CA-links")
+        booked = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
+                           caller_confirmed=True)
+        again = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
+                          caller_confirmed=True)  # a replay finds the same booking
+        assert again["appointment_id"] == booked["appointment_id"]
+        agreed(context, "I can move your oil change to Friday, November 27 at 2 PM. Shall I move it?")
+        await run("reschedule_appointment", context, appointment_id=booked["appointment_id"],
+                  new_start="2026-11-27T14:00", caller_confirmed=True)
+        agreed(context, "You have an oil change on Friday, November 27 at 2 PM. Shall I cancel it?")
+        await run("cancel_appointment", context, appointment_id=booked["appointment_id"], caller_confirmed=True)
+    finally:
+        appointment_changed.disconnect(listener)
+
+    def links() -> tuple[int | None, int | None, list[str]]:
+        log = CallLog.objects.get(call_sid="CA-links")
+        customer = Customer.objects.get(phone=CALLER)
+        return log.customer_id, customer.pk, list(log.actions.values_list("action", flat=True))
+
+    log_customer, customer, actions = await sync_to_async(links)()
+    assert log_customer == customer  # the customer made during the call
+    assert actions == ["booked", "moved", "cancelled"]
+    assert heard == [(booked["appointment_id"], action, "CA-links") for action in ("booked", "moved", "cancelled")]
+
+
+async def test_a_booking_that_fails_is_its_own_outcome_but_never_hides_one_that_worked() -> None:
+    context = ctx()
+    refused = await call("book_appointment", context, service="oil_change", start="2026-11-24T22:00",
+                         caller_confirmed=True)  # after closing
+    assert "error" in json.loads(refused.content)
+    record = CallRecord.new(CallIdentity(call_sid="CA2", caller=CALLER))
+    record.note(outcome=refused.outcome)
+    assert record.final_outcome() == CallOutcome.BOOKING_FAILED
+    record.note(outcome=CallOutcome.BOOKED)
+    record.note(outcome=refused.outcome)  # a second attempt failing after one that worked
+    assert record.final_outcome() == CallOutcome.BOOKED
+
+
 async def test_moving_and_confirming_are_the_calls_outcome_and_facts() -> None:
     context = ctx()
     booked = await run("book_appointment", context, service="oil_change", start="2026-11-24T10:00",
