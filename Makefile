@@ -18,17 +18,9 @@ $(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt
 install: $(VENV)/.installed
 
 ## Set everything up on the embedded defaults and run the product (ASGI server + task cluster).
+## The port is checked first; Ctrl-C stops everything it started.
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py seed_crm --if-empty
-	$(BIN)/python manage.py create_demo_staff
-	$(BIN)/python manage.py setup_schedules
-	@echo "Admin: http://$(HOST):$(PORT)/admin/   Health: http://$(HOST):$(PORT)/healthz"
-	@echo "Place a simulated phone call (in another terminal): make call   Or type to the agent: make talk"
-	@$(BIN)/python manage.py qcluster & QPID=$$!; \
-	  trap 'kill $$QPID 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@$(BIN)/python manage.py runlocal --host $(HOST) --port $(PORT)
 
 ## Run the linters and the whole test suite (on whatever DATABASE_URL / REDIS_URL say).
 test: install lint
