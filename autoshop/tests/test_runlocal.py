@@ -67,7 +67,7 @@ def test_a_free_port_prints_its_own_commands_logs_each_line_once_and_ctrl_c_leav
         while True:
             assert runner.poll() is None, Path(log.name).read_text()[-3000:]
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
                     if response.status == 200:
                         break
             except OSError:
