@@ -82,11 +82,11 @@ class Command(BaseCommand):
         started, deadline, code = False, time.monotonic() + START_TIMEOUT, 0
         try:
             while not stop:
-                ended = {name: child.poll() for name, child in children.items() if child.poll() is not None}
+                ended = [(name, child.returncode) for name, child in children.items() if child.poll() is not None]
                 if ended:
-                    name, code = next(iter(ended.items()))
-                    self.stderr.write(f"The {name} stopped (exit code {code}); stopping the rest.")
-                    code = code or 1
+                    name, returned = ended[0]
+                    self.stderr.write(f"The {name} stopped (exit code {returned}); stopping the rest.")
+                    code = returned or 1
                     break
                 if not started:
                     started = _healthy(host, port)
