@@ -25,6 +25,7 @@ class CallIntent(StrEnum):
 
     END = "end"  # say goodbye, then hang up
     TRANSFER = "transfer"  # hand the caller to the front desk
+    MESSAGE = "message"  # no front desk: the caller's next turn is a message for a call back
 
 
 class Offer(StrEnum):
@@ -150,7 +151,9 @@ class CallRecord:
         """Take a tool's (or the script's) result: the latest outcome wins; a transfer also ends the call."""
         if outcome is not None and not (outcome == CallOutcome.BOOKING_FAILED and self.outcome is not None):
             self.outcome = CallOutcome(outcome)  # a failed attempt never hides what the call did
-        if intent is not None:
+        if intent is CallIntent.MESSAGE:
+            self.pending_offer = Offer.MESSAGE_WANTED  # settled in code (voice.fallback), not by the model
+        elif intent is not None:
             self.intents.add(intent)
             if intent is CallIntent.TRANSFER:
                 self.intents.add(CallIntent.END)

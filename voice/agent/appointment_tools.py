@@ -107,7 +107,7 @@ def book_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
             phone=scope.caller_phone, customer_id=scope.customer_id, service_type=service, start=start,
             vehicle_id=vehicle_id, notes=str(args.get("notes", "")), idempotency_key=key)
     except BookingError as exc:
-        raise ToolError(str(exc), outcome=CallOutcome.BOOKING_FAILED) from exc
+        raise ToolError(str(exc), outcome=CallOutcome.BOOKING_FAILED, for_caller=True) from exc
     finally:
         facts.caller_verified |= new_caller  # the record was made on this call: everything on it is theirs
     scope.customer_id = appointment.customer_id
@@ -150,7 +150,7 @@ def reschedule_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult
     try:
         moved = appointment_reschedule(appointment=appointment, start=start)
     except BookingError as exc:
-        raise ToolError(str(exc)) from exc
+        raise ToolError(str(exc), for_caller=True) from exc
     arg.changed(scope, moved)
     if moved.scheduled_at != appointment.scheduled_at:
         _noted(scope, moved, AppointmentAction.MOVED)
@@ -174,7 +174,7 @@ def cancel_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     try:
         cancelled = appointment_cancel(appointment=appointment)
     except BookingError as exc:
-        raise ToolError(str(exc)) from exc
+        raise ToolError(str(exc), for_caller=True) from exc
     arg.changed(scope, cancelled)
     if appointment.status != cancelled.status:
         _noted(scope, cancelled, AppointmentAction.CANCELLED)
@@ -192,7 +192,7 @@ def confirm_appointment(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """The caller says they will come to one of their own appointments."""
     appointment = appointment_confirm(appointment=arg.own_appointment(scope, args))
     if appointment.status not in ACTIVE_STATUSES:
-        raise ToolError("That appointment is no longer active.")
+        raise ToolError("That appointment is no longer active.", for_caller=True)
     arg.changed(scope, appointment)
     _noted(scope, appointment, AppointmentAction.CONFIRMED)
     return ToolResult({"confirmed": True, **arg.appointment_summary(appointment, scope)},

@@ -137,7 +137,12 @@ def add_vehicle(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
 @registry.register("transfer_to_human", "Hand the caller to a person at the front desk after your next sentence.",
                    arg.params({"reason": {"type": "string"}}))
 async def transfer_to_human(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
-    """Ask for the front desk once the agent's next sentence has been heard (the call record ends the call)."""
+    """Ask for the front desk once the agent's next sentence has been heard (the call record ends the call).
+    With no front desk configured, the caller's next words are taken as a message for a call back."""
+    if not settings.FRONT_DESK_NUMBER:
+        return ToolResult({"transferring": False, "front_desk": False,
+                           "say": "No one can take the call now. Ask what message to leave: the caller's next words "
+                                  "are saved for a call back to this number."}, intent=CallIntent.MESSAGE)
     return ToolResult({"transferring": True, "say": "Tell the caller you're connecting them to the front desk now."},
                       intent=CallIntent.TRANSFER)
 

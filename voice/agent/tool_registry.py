@@ -23,10 +23,12 @@ class ToolError(Exception):
     """A tool refused its arguments; the message is short and fit to be spoken or acted on. `needs` names
     what the caller must give first ("confirmation", "verification"), for a model that reads codes."""
 
-    def __init__(self, message: str, needs: str | None = None, outcome: CallOutcome | None = None) -> None:
+    def __init__(self, message: str, needs: str | None = None, outcome: CallOutcome | None = None,
+                 for_caller: bool = False) -> None:
         super().__init__(message)
         self.needs = needs
         self.outcome = outcome  # what the refusal means for the call ("booking attempt failed"), if anything
+        self.for_caller = for_caller  # worded for the caller ("that time was just taken"), not advice to the model
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,7 @@ class ToolRegistry:
         try:
             result = await tool.func(scope, args)
         except ToolError as exc:
-            error = _error(str(exc), exc.needs)
+            error = _error(str(exc), exc.needs, tell_caller=exc.for_caller)
             return ToolRun(error.content, outcome=exc.outcome)
         except Exception:
             logger.exception("tool %s failed", name)
@@ -118,5 +120,6 @@ class ToolRegistry:
         return ToolRun(json.dumps(data), outcome=result.outcome, intent=result.intent)
 
 
-def _error(message: str, needs: str | None = None) -> ToolRun:
-    return ToolRun(json.dumps({"error": message, **({"needs": needs} if needs else {})}))
+def _error(message: str, needs: str | None = None, tell_caller: bool = False) -> ToolRun:
+    return ToolRun(json.dumps({"error": message, **({"needs": needs} if needs else {}),
+                               **({"tell_caller": message} if tell_caller else {})}))

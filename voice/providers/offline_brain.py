@@ -18,10 +18,16 @@ from scheduling.shop import shop_timezone, shop_today
 from scheduling.spoken import spoken_time
 from voice.providers.base import ChatContext, ChatEvent, TextDelta, ToolCallRequested
 from voice.providers.offline_phrases import (
+    a_or_an,
     asks_hours,
+    asks_own_appointments,
     asks_price,
+    asks_services,
     is_no,
     is_yes,
+    parse_day,
+    parse_service,
+    parse_time,
     parse_vehicle,
     says_goodbye,
     spoken_cars,
@@ -67,6 +73,10 @@ class OfflineBrain:
         context.notes.pop("pending", None)  # answered, or the caller moved on; a new question replaces it
         if turn.asked is not None:
             context.notes["pending"] = turn.asked.value
+        if turn.asked in (Pending.CONFIRM_CANCEL, Pending.CONFIRM_MOVE) and turn.appointment is not None:
+            context.notes["appointment_id"] = turn.appointment["appointment_id"]  # the yes acts on this one
+        elif turn.last_tool[0] in CHANGES and "error" not in turn.last_tool[1]:
+            context.notes.pop("appointment_id", None)
         return events
 
     # --- the caller just spoke ------------------------------------------------------------------------
@@ -90,10 +100,12 @@ class OfflineBrain:
                 return _ask(turn, Pending.WHICH_CAR,
                             f"Sorry, I didn't catch that. {spoken_cars(turn.vehicles)} {ASK_CAR}")
             return _ask(turn, Pending.CONFIRM_BOOK, _confirm_text(turn, car))
-        if turn.pending == Pending.CONFIRM_BOOK and turn.booking is not None:
-            if is_yes(said):
+        if turn.pending == Pending.CONFIRM_BOOK and turn.booking is not None and not _corrects(turn, said):
+            if is_yes(said) and not is_no(said):
                 car = turn.chosen_vehicle
                 extra = {"vehicle_id": car["vehicle_id"]} if car else {}
+                if turn.booked_before:  # the caller asked for this one on top of the one already booked
+                    extra["additional_booking_requested"] = True
                 return [_call("book_appointment", {**turn.booking, **extra, "caller_confirmed": True}, turn)]
             if is_no(said):
                 return [TextDelta("No problem. What day and time would suit you better?")]
@@ -112,16 +124,15 @@ class OfflineBrain:
             return [_call("confirm_appointment", {"appointment_id": turn.reminder_id}, turn)]
         if asks_hours(said):
             return [_call("get_shop_info", {}, turn)]
-        if asks_price(said):
+        if asks_price(said) or asks_services(said):
             return [_call("get_service_menu", {}, turn)]
+        if asks_own_appointments(said):
+            return [_call("list_appointments", {}, turn)]
         intent = turn.intent
         if intent in ("cancel", "reschedule"):
-            if turn.appointment is None:
+            if turn.appointments is None:
                 return [_call("list_appointments", {}, turn)]
-            if intent == "cancel":
-                return _ask(turn, Pending.CONFIRM_CANCEL, f"You have a {turn.appointment['service'].lower()} on "
-                                                          f"{turn.appointment['when']}. {CONFIRM_CANCEL}")
-            return self._choose_time(turn, turn.appointment_service_code())
+            return self._which_appointment(turn)
         if intent == "book":
             if turn.service is None:
                 return [TextDelta(ASK_SERVICE)]
@@ -130,6 +141,19 @@ class OfflineBrain:
             return [TextDelta(ASK_SERVICE)]
         return [TextDelta("I can book, move or cancel an appointment, or tell you our hours and prices. "
                           "What would you like?")]
+
+    def _which_appointment(self, turn: Turn) -> list[ChatEvent]:
+        """Cancelling or moving: read back the one appointment meant, or ask which when several fit."""
+        if not turn.candidates:
+            return [TextDelta("I don't see any upcoming appointments on your number. Would you like to book one?")]
+        if turn.appointment is None:
+            return _ask(turn, Pending.WHICH_APPOINTMENT, f"You have {_listed(turn.candidates)}. Which one?")
+        if turn.intent == "cancel":
+            return _ask(turn, Pending.CONFIRM_CANCEL, f"You have {_one(turn.appointment)}. {CONFIRM_CANCEL}")
+        if turn.day is None:
+            return [TextDelta(f"Your {turn.appointment['service'].lower()} is on {turn.appointment['when']}. "
+                              f"{ASK_NEW_DAY}")]
+        return self._choose_time(turn, turn.appointment_service_code())
 
     def _choose_time(self, turn: Turn, service: str | None) -> list[ChatEvent]:
         if service is None:
@@ -154,7 +178,7 @@ class OfflineBrain:
             return _ask(turn, Pending.VERIFY, ("Sorry, that doesn't match what we have on record. " if tried else "")
                         + SECURITY_QUESTION)
         if "error" in result:
-            return [TextDelta(f"Sorry, {result['error'][0].lower()}{result['error'][1:]}")]
+            return [TextDelta(_spoken_error(name, result))]
         if name == "check_availability":
             return self._offer_times(turn, result)
         if name == "book_appointment":
@@ -170,21 +194,15 @@ class OfflineBrain:
                 return _ask(turn, Pending.WHICH_CAR, f"{spoken_cars(cars)} {ASK_CAR}")
             return _ask(turn, Pending.CONFIRM_BOOK, _confirm_text(turn, cars[0] if cars else None))
         if name == "list_appointments":
-            appointments = result.get("appointments", [])
+            appointments = turn.appointments or []
+            if turn.intent in ("cancel", "reschedule") and not asks_own_appointments(turn.caller_now):
+                return self._which_appointment(turn)
             if not appointments:
                 return [TextDelta("I don't see any upcoming appointments on your number. Would you like to book one?")]
-            first = appointments[0]
-            if turn.intent == "cancel":
-                return _ask(turn, Pending.CONFIRM_CANCEL,
-                            f"You have a {first['service'].lower()} on {first['when']}. {CONFIRM_CANCEL}")
-            if turn.intent == "reschedule":
-                if turn.day is not None:
-                    args = {"service": turn.service_code(first["service"]), "date": turn.day.isoformat()}
-                    if turn.time is not None:
-                        args["time"] = turn.time.strftime("%H:%M")
-                    return [_call("check_availability", args, turn)]
-                return [TextDelta(f"Your {first['service'].lower()} is on {first['when']}. {ASK_NEW_DAY}")]
-            return [TextDelta(f"Your next appointment is a {first['service'].lower()} on {first['when']}.")]
+            if len(appointments) == 1:
+                return [TextDelta(f"You have {_one(appointments[0])}. Anything else?")]
+            return [TextDelta(f"Your next appointment is {_one(appointments[0])}. After that you have "
+                              f"{_listed(appointments[1:3])}. Anything else?")]
         if name == "get_shop_info":
             hours = result["hours"]
             return [TextDelta(f"We're at {result['address']}. Weekdays we're open {hours['Monday']}, "
@@ -196,9 +214,13 @@ class OfflineBrain:
                 item = menu[wanted]
                 return [TextDelta(f"{item['name']} is {item['spoken_price']} and takes about {item['minutes']} "
                                   "minutes. Would you like to book one?")]
-            return [TextDelta("An oil change is 49 dollars and 99 cents, a tire rotation 29 dollars and 99 cents, "
-                              "and a brake inspection 39 dollars and 99 cents. What would you like?")]
+            names = [str(item.get("name", "")).lower() for item in result.get("services", [])]
+            listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+            return [TextDelta(f"We do {listed}. I can tell you a price or book one for you. What would you like?")]
         if name == "transfer_to_human":
+            if result.get("front_desk") is False:
+                return [TextDelta("There's no one at the front desk to take your call right now. What message "
+                                  "should I leave? Someone will call you back at this number.")]
             return [TextDelta("Connecting you to the front desk now.")]
         if name == "end_call":
             return []  # the goodbye went out with the call to hang up: nothing more to say
@@ -241,6 +263,38 @@ class OfflineBrain:
             return [TextDelta(f"Sorry, {spoken_clock(hhmm)} isn't free on {day['day']}. I have "
                               f"{spoken_times(times[:3])}. Which would you like?")]
         return [TextDelta(f"On {day['day']} I have {spoken_times(times[:3])}. Which time works for you?")]
+
+
+def _corrects(turn: Turn, said: str) -> bool:
+    """Whether the caller's answer to the read-back changes the service, the day or the time."""
+    booking = turn.booking or {}
+    start = str(booking.get("start", ""))
+    service, day, clock = parse_service(said), parse_day(said, turn.today), parse_time(said)
+    return bool((service and service != booking.get("service")) or (day and day.isoformat() != start[:10])
+                or (clock and clock.strftime("%H:%M") != start[11:16]))
+
+
+def _one(appointment: dict[str, Any]) -> str:
+    """`an oil change on Wednesday, November 25 at 9 AM`."""
+    return f"{a_or_an(appointment['service'].lower())} on {appointment['when']}"
+
+
+def _listed(appointments: list[dict[str, Any]]) -> str:
+    said = [_one(a) for a in appointments]
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+
+
+def _spoken_error(name: str, result: dict[str, Any]) -> str:
+    """A tool's refusal as the caller hears it: its own words when they are meant for callers, else ours (a
+    tool's advice to the model, such as "only book another if the caller asked", is never read out)."""
+    told = result.get("tell_caller")
+    if isinstance(told, str) and told.strip():
+        follow = " Would another time work?" if name in ("book_appointment", "reschedule_appointment") else ""
+        return f"Sorry, {told[0].lower()}{told[1:]}{follow}"
+    if name in ("book_appointment", "reschedule_appointment", "cancel_appointment"):
+        return ("Sorry, I couldn't make that change just now. I can connect you with the front desk, "
+                "or we can try another time.")
+    return "Sorry, I couldn't do that just now. Is there something else I can help with?"
 
 
 def _confirm_text(turn: Turn, car: dict[str, Any] | None) -> str:

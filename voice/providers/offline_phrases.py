@@ -33,9 +33,14 @@ GOODBYE = re.compile(r"\b(bye|goodbye|that's all|that is all|nothing else|no tha
 ATTENDING = re.compile(r"\b(still coming|i'll be there|see you then)\b")
 HOURS = re.compile(r"\b(hours|open|close|closing|address|where are you|located|location)\b")
 PRICE = re.compile(r"\b(price|cost|how much|charge)\b")
+SERVICES_ASKED = re.compile(r"\b(what (services|do you (do|offer))|services do you|which services|what can you do|"
+                            r"what kind of (work|services?))\b")
+OWN_APPOINTMENTS = re.compile(r"\b(do i have (an?|any) (appointment|booking)s?|my next (appointment|booking)|"
+                              r"when is my|what time is my|what are my (appointment|booking)s|"
+                              r"am i (booked|scheduled))\b")
 CANCEL = re.compile(r"\b(cancel|call off)\b")
 MOVE = re.compile(r"\b(reschedule|move|push it|push back|different (day|time)|another (day|time)|"
-                  r"change (the|my) (time|day|date|appointment))\b")
+                  r"(?<!oil )change (the|my) (time|day|date|appointment))\b")
 BOOK = re.compile(r"\b(book|appointment|schedule|come in|bring|need|want|like)\b")
 
 
@@ -74,6 +79,17 @@ def asks_hours(text: str) -> bool:
     return bool(HOURS.search(words(text)))
 
 
+def asks_services(text: str) -> bool:
+    """The caller asked what the shop does."""
+    return bool(SERVICES_ASKED.search(words(text)))
+
+
+def asks_own_appointments(text: str) -> bool:
+    """The caller asked about their own appointments (not to change one)."""
+    low = words(text)
+    return bool(OWN_APPOINTMENTS.search(low)) and not CANCEL.search(low) and not MOVE.search(low)
+
+
 def asks_price(text: str) -> bool:
     """The caller asked what something costs."""
     return bool(PRICE.search(words(text)))
@@ -91,21 +107,39 @@ def parse_intent(text: str) -> str | None:
     return None
 
 
+NEGATED = re.compile(r"\b(not|isn't|aren't|don't need|don't want)\s+(the\s+|a\s+|an\s+|my\s+)?$")
+
+
 def parse_service(text: str) -> str | None:
-    """The service a caller names, as a service code."""
+    """The service a caller names first in `text`, as a service code; one they say it is not ("not brakes")
+    does not count. On a tie the more specific name wins ("brake pads" over "brakes")."""
     low = words(text)
-    for names, code in SERVICES:
-        if any(name in low for name in names):
-            return code
-    return None
+    found: list[tuple[int, int, str]] = []
+    for rank, (names, code) in enumerate(SERVICES):
+        for name in names:
+            for match in re.finditer(re.escape(name), low):
+                if not NEGATED.search(low[:match.start()]):
+                    found.append((match.start(), rank, code))
+                    break
+    return min(found)[2] if found else None
+
+
+def latest_service(lines: list[str]) -> str | None:
+    """The service of the latest line that names one: what the caller asked for last."""
+    return next((code for code in map(parse_service, reversed(lines)) if code), None)
 
 
 def parse_day(text: str, today: date) -> date | None:
-    """`today`, `tomorrow`, a weekday (the next one), `November 24`, `the 24th`, or `2026-11-24`."""
+    """`today`, `tomorrow`, `the day after tomorrow`, a weekday (the coming one), `November 24`, `the 24th`, or
+    `2026-11-24`."""
     low = words(text)
     if iso := re.search(r"\b(\d{4})-(\d{2})-(\d{2})\b", low):
         year, month, day = int(iso[1]), int(iso[2]), int(iso[3])
         return date(year, month, day) if _valid(year, month, day) else None
+    if " day after tomorrow " in low:
+        return today + timedelta(days=2)
+    if re.search(r"\b(a|one) week from (today|now)\b", low):
+        return today + timedelta(days=7)
     if " today " in low:
         return today
     if " tomorrow " in low:
@@ -119,8 +153,8 @@ def parse_day(text: str, today: date) -> date | None:
     for index, name in enumerate(WEEKDAYS):
         if f" {name} " in low or f" {name}s " in low:
             ahead = (index - today.weekday()) % 7
-            if " next " in low and ahead == 0:
-                ahead = 7
+            if ahead == 0 and not re.search(rf"\b(this|today) {name}\b", low):
+                ahead = 7  # "Tuesday", said on a Tuesday, is a week on; "this Tuesday" is today
             return today + timedelta(days=ahead)
     if found := re.search(r"\bthe (\d{1,2})(?:st|nd|rd|th)\b", low):
         day = int(found[1])
@@ -143,19 +177,19 @@ def _valid(year: int, month: int, day: int) -> bool:
 def parse_time(text: str) -> time | None:
     """`10 am`, `10:30`, `2 pm`, `ten thirty`, `two in the afternoon`, `noon`."""
     low = words(text)
-    if " noon " in low:
+    if " noon " in low or " midday " in low:
         return time(12, 0)
+    if quarter := _quarter_or_half(low):
+        return quarter
     found = re.search(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a m|p m|in the morning|in the afternoon|o'clock)?\b", low)
     hour = minute = None
     suffix = ""
     if found and (found[2] or found[3]) and int(found[1]) <= 23 and int(found[2] or 0) <= 59:
         hour, minute, suffix = int(found[1]), int(found[2] or 0), found[3] or ""
     else:
-        for word, value in NUMBERS.items():
-            if spelled := re.search(rf"\b{word}\b(\s+(fifteen|thirty|forty five|forty-five|o'clock))?", low):
-                if re.search(rf"\b{word}\s+(car|cars|times|days)\b", low):
-                    continue
-                hour, minute = value, MINUTES.get((spelled[2] or "").strip(), 0)
+        for spelled in SPELLED_TIME.finditer(low):  # the first number word said, with its minutes
+            if not re.match(r"\s+(car|cars|times|days)\b", low[spelled.end(1):]):
+                hour, minute = NUMBERS[spelled[1]], MINUTES.get((spelled[2] or "").strip(), 0)
                 break
     if hour is None:
         return None
@@ -164,6 +198,34 @@ def parse_time(text: str) -> time | None:
     elif not suffix and 1 <= hour <= 6:
         hour += 12  # "at two" at a repair shop means the afternoon
     return time(hour % 24, minute or 0)
+
+
+SPELLED_TIME = re.compile(r"\b(" + "|".join(NUMBERS) + r")\b(\s+(?:fifteen|thirty|forty five|forty-five|o'clock)"
+                          r"(?=\W))?")
+HOUR_WORD = r"(\d{1,2}|" + "|".join(NUMBERS) + r")"
+PAST = re.compile(rf"\b(half|quarter|a quarter) (past|after) {HOUR_WORD}\b")
+TO = re.compile(rf"\b(quarter|a quarter) (to|till|til|of) {HOUR_WORD}\b")
+HALF = re.compile(rf"\bhalf {HOUR_WORD}\b")
+
+
+def _quarter_or_half(low: str) -> time | None:
+    """`half past ten`, `quarter past nine`, `quarter to four`, `half ten`: the clock they mean (1-6 in the
+    afternoon, as for any time a caller gives without am or pm)."""
+    def hour_of(word: str) -> int:
+        return int(word) if word.isdigit() else NUMBERS[word]
+
+    hour, minute = None, 0
+    if found := PAST.search(low):
+        hour, minute = hour_of(found[3]), 30 if found[1] == "half" else 15
+    elif found := TO.search(low):
+        hour, minute = hour_of(found[3]) - 1, 45
+    elif found := HALF.search(low):
+        hour, minute = hour_of(found[1]), 30
+    if hour is None or not 0 <= hour <= 23:
+        return None
+    if " pm " in low or " afternoon " in low or (" am " not in low and " morning " not in low and 1 <= hour <= 6):
+        hour = hour + 12 if hour < 12 else hour
+    return time(hour, minute)
 
 
 def parse_vehicle(cars: list[dict[str, Any]], text: str) -> dict[str, Any] | None:
@@ -190,3 +252,30 @@ def spoken_cars(cars: list[dict[str, Any]]) -> str:
     """`I have your 2018 Honda Civic and 2015 Ford Focus.` for the cars list_vehicles returned."""
     names = [car["description"] for car in cars]
     return "I have your " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]) + "."
+
+
+def a_or_an(noun: str) -> str:
+    """`an oil change`, `a tire rotation`."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
+ORDINALS = {"first": 0, "earlier": 0, "earliest": 0, "second": 1, "third": 2, "last": -1, "later": -1}
+
+
+def pick_appointment(appointments: list[dict[str, Any]], text: str, today: date) -> list[dict[str, Any]]:
+    """The appointments (from list_appointments) the caller's answer points at: by day, month or order."""
+    low = words(text)
+    day = parse_day(text, today)
+    if day is not None:
+        on_day = [a for a in appointments if str(a.get("start", "")).startswith(day.isoformat())]
+        if on_day:
+            return on_day
+    for index, month in enumerate(MONTHS):
+        if f" {month} " in low:
+            in_month = [a for a in appointments if str(a.get("start", ""))[5:7] == f"{index + 1:02d}"]
+            if in_month:
+                return in_month
+    for word, position in ORDINALS.items():
+        if f" {word} " in low and appointments:
+            return [appointments[position]]
+    return []

@@ -9,7 +9,15 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from voice.providers.base import ChatContext
-from voice.providers.offline_phrases import parse_day, parse_intent, parse_service, parse_time, parse_vehicle
+from voice.providers.offline_phrases import (
+    latest_service,
+    parse_day,
+    parse_intent,
+    parse_service,
+    parse_time,
+    parse_vehicle,
+    pick_appointment,
+)
 
 
 class Pending(StrEnum):
@@ -19,6 +27,7 @@ class Pending(StrEnum):
     CONFIRM_CANCEL = "confirm_cancel"  # the appointment was read back: a yes cancels it
     CONFIRM_MOVE = "confirm_move"  # the new time was read back: a yes moves the appointment
     WHICH_CAR = "which_car"  # the caller's cars were listed: the answer names one
+    WHICH_APPOINTMENT = "which_appointment"  # several appointments fit: the answer names one
     VERIFY = "verify"  # the security question was asked: the answer goes to the tool that asked for it
 
 
@@ -56,13 +65,17 @@ class Turn:
         task_words = self._since_last_done()
         self.intent = self._intent(task_words)
         joined = " ".join(task_words)
-        self.service = parse_service(joined) if task_words else None
+        self.service = latest_service(task_words) if joined else None
         self.day = next((d for d in (parse_day(w, today) for w in reversed(task_words)) if d), None)
         self.time = next((t for t in (parse_time(w) for w in reversed(task_words)) if t), None)
-        self.appointment = next((r.result["appointments"][0] for r in reversed(self.tool_results)
-                                 if r.name == "list_appointments" and r.result.get("appointments")), None)
+        self.booked_before = any(r.name == "book_appointment" and "error" not in r.result for r in self.tool_results)
+        self.appointments = self._appointments_now()
+        self.candidates = self._candidates(task_words, context.notes.get("appointment_id"))
+        self.appointment = self.candidates[0] if len(self.candidates) == 1 else None
         offered = next((r for r in reversed(self.tool_results)
                         if r.name == "check_availability" and "days" in r.result), None)
+        if offered is not None and not self._offer_fits(offered):
+            offered = None  # the caller changed the service or the day since: the slot must be checked again
         listed = next((r.result for r in reversed(self.tool_results) if r.name == "list_vehicles"), None)
         self.vehicles: list[dict[str, Any]] | None = listed.get("vehicles", []) if listed is not None else None
         self.chosen_vehicle = None
@@ -81,6 +94,45 @@ class Turn:
             self.booking_label = self.services.get(code or "") or str(offered.result.get("service") or "your service")
             if self.appointment is not None:
                 self.move = {"appointment_id": self.appointment["appointment_id"], "new_start": start}
+
+    def _offer_fits(self, offered: ToolResult) -> bool:
+        """Whether the last availability answer is for the service and day the caller wants now."""
+        asked_service, asked_day = offered.args.get("service"), offered.args.get("date")
+        if self.service is not None and self.intent == "book" and asked_service != self.service:
+            return False
+        return self.day is None or asked_day == self.day.isoformat()
+
+    def _appointments_now(self) -> list[dict[str, Any]] | None:
+        """The caller's upcoming appointments as they stand: the last list, with every change made since."""
+        current: list[dict[str, Any]] | None = None
+        for result in self.tool_results:
+            if result.name == "list_appointments" and isinstance(result.result.get("appointments"), list):
+                current = [a for a in result.result["appointments"] if isinstance(a, dict)]
+            elif current is not None and "error" not in result.result and "appointment_id" in result.result:
+                changed = {k: v for k, v in result.result.items() if k not in ("rescheduled", "cancelled",
+                                                                              "confirmed", "booked", "price")}
+                current = [a for a in current if a.get("appointment_id") != changed["appointment_id"]]
+                if result.name != "cancel_appointment":
+                    current.append(changed)
+                current.sort(key=lambda a: str(a.get("start", "")))
+        return current
+
+    def _candidates(self, task_words: list[str], chosen: Any) -> list[dict[str, Any]]:
+        """The appointments the caller may mean: the one they picked, else those fitting what they named."""
+        if not self.appointments:
+            return []
+        picked = [a for a in self.appointments if a.get("appointment_id") == chosen]
+        if picked:
+            return picked
+        fitting = self.appointments
+        named = [code for code in (parse_service(w) for w in task_words) if code]
+        if named:
+            fitting = [a for a in fitting if self.service_code(str(a.get("service", ""))) == named[-1]] or fitting
+        if len(fitting) > 1 and self.intent == "cancel" and self.day is not None:
+            fitting = [a for a in fitting if str(a.get("start", "")).startswith(self.day.isoformat())] or fitting
+        if len(fitting) > 1 and task_words:
+            fitting = pick_appointment(fitting, task_words[-1], self.today) or fitting
+        return fitting
 
     def service_code(self, name: str) -> str | None:
         """The code of a service the tools named: by the call's names, else by its words."""

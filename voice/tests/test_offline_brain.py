@@ -187,7 +187,7 @@ async def test_a_new_caller_books_without_a_car() -> None:
 async def test_cancel_flow_lists_confirms_and_cancels() -> None:
     talk = Conversation(FakeShop(appointments=[_appointment(5, "Oil change", "2026-11-25T09:00")]))
     question = await talk.say("I need to cancel my appointment")
-    assert question == "You have a oil change on Wednesday, November 25 at 9 AM. Shall I cancel it?"
+    assert question == "You have an oil change on Wednesday, November 25 at 9 AM. Shall I cancel it?"
     assert "is cancelled" in await talk.say("yes please")
     assert talk.shop.calls[-1] == ("cancel_appointment", {"appointment_id": 5, "caller_confirmed": True})
 
@@ -434,3 +434,95 @@ async def test_a_yes_after_a_question_the_caller_never_heard_books_nothing() -> 
     talk.context.last_reply_heard = False
     await talk.say("yes")
     assert "book_appointment" not in talk.tools_called()
+
+
+# --- issue 16: the brain follows what the caller said last ---------------------------------------------------
+
+
+async def test_the_service_booked_is_the_one_asked_for_last_not_the_first_on_a_list() -> None:
+    talk = Conversation()
+    await talk.say("How much is a brake inspection?")
+    await talk.say("I'd like to book an oil change tomorrow at 3 pm")
+    checked = [args for name, args in talk.shop.calls if name == "check_availability"]
+    assert checked[-1]["service"] == "oil_change"
+    read_back = talk.history[-1]["content"]
+    assert read_back.startswith("To confirm: oil change"), read_back
+
+
+async def test_a_correction_at_the_read_back_changes_the_booking_and_is_read_back_again() -> None:
+    talk = Conversation()
+    await talk.say("brake inspection tomorrow at 10 am")
+    corrected = await talk.say("No, an oil change, not brakes")
+    assert corrected.startswith("To confirm: oil change"), corrected
+    later = await talk.say("actually make it 2 pm")
+    assert later.startswith("To confirm: oil change") and "2 PM" in later, later
+    assert "all set" in await talk.say("yes")
+    assert talk.shop.calls[-1] == ("book_appointment", {"service": "oil_change", "start": "2026-11-24T14:00",
+                                                        "vehicle_id": 7, "caller_confirmed": True})
+
+
+async def test_questions_about_services_and_the_callers_own_appointments_are_answered() -> None:
+    talk = Conversation(FakeShop(vehicles=[CIVIC], appointments=[
+        _appointment(5, "Oil change", "2026-11-25T09:00"), _appointment(6, "Tire rotation", "2026-12-02T10:00")]))
+    services = await talk.say("What services do you offer?")
+    assert "oil change" in services.lower() and "What day" not in services
+    mine = await talk.say("Do I have any appointments?")
+    assert "oil change on Wednesday, November 25 at 9 AM" in mine and "tire rotation on" in mine, mine
+    assert "oil change on Wednesday" in await talk.say("When is my next appointment?")
+
+
+async def test_cancelling_one_of_two_asks_which_and_cancels_the_one_read_back() -> None:
+    shop = FakeShop(appointments=[_appointment(5, "Oil change", "2026-11-25T09:00"),
+                                  _appointment(6, "Oil change", "2026-12-02T10:00")])
+    talk = Conversation(shop)
+    which = await talk.say("Please cancel my oil change")
+    assert "Wednesday, November 25" in which and "Wednesday, December 2" in which and "Which" in which, which
+    read_back = await talk.say("the one in December")
+    assert read_back == "You have an oil change on Wednesday, December 2 at 10 AM. Shall I cancel it?"
+    await talk.say("yes")
+    assert shop.calls[-1] == ("cancel_appointment", {"appointment_id": 6, "caller_confirmed": True})
+
+
+async def test_cancelling_right_after_a_move_reads_back_the_new_time() -> None:
+    talk = Conversation(FakeShop(appointments=[_appointment(5, "Oil change", "2026-11-25T09:00")]))
+    for line in ("Can I move my oil change?", "Friday", "2 pm", "yes"):
+        await talk.say(line)
+    question = await talk.say("Actually, please cancel my oil change")
+    assert question == "You have an oil change on Friday, November 27 at 2 PM. Shall I cancel it?"
+
+
+async def test_a_tools_words_to_the_model_are_never_read_to_the_caller() -> None:
+    class RefusingShop(FakeShop):
+        def run(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+            if name == "book_appointment" and any(called == name for called, _ in self.calls):
+                self.calls.append((name, args))
+                return {"error": "This call already booked an appointment. Only book another if the caller asked "
+                                 "for one."}
+            return super().run(name, args)
+
+    talk = Conversation(RefusingShop())
+    for line in ("oil change tomorrow at 10 am", "yes", "and a tire rotation on Friday at 2 pm"):
+        await talk.say(line)
+    answer = await talk.say("yes")
+    assert "Only book another" not in answer and "caller" not in answer.lower(), answer
+    assert talk.shop.calls[-1][1].get("additional_booking_requested") is True  # a second booking, asked for
+
+
+async def test_a_goodbye_is_the_last_thing_said() -> None:
+    talk = Conversation()
+    await talk.say("oil change tomorrow at 10 am")
+    await talk.say("yes")
+    bye = await talk.say("no thanks, bye")
+    assert bye.endswith("Goodbye!") and "Anything else" not in bye, bye
+
+
+async def test_with_no_front_desk_a_request_for_a_person_is_answered_with_a_message_offer() -> None:
+    class NoDesk(FakeShop):
+        def run(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+            if name == "transfer_to_human":
+                self.calls.append((name, args))
+                return {"transferring": False, "front_desk": False, "say": "Ask what message to leave."}
+            return super().run(name, args)
+
+    answer = await Conversation(NoDesk()).say("can I talk to a real person?")
+    assert "Connecting you" not in answer and "message" in answer, answer

@@ -72,3 +72,43 @@ def test_times_and_cars_are_said_the_way_people_say_them() -> None:
     assert spoken_times(["09:00", "10:30", "14:00"]) == "9 AM, 10:30 AM or 2 PM"
     assert spoken_times(["09:00"]) == "9 AM"
     assert spoken_cars(CARS) == "I have your 2018 Honda Civic and 2015 Ford Focus."
+
+
+def test_relative_days_as_callers_say_them() -> None:
+    tuesday = date(2026, 12, 1)
+    assert parse_day("the day after tomorrow", tuesday) == date(2026, 12, 3)  # Thursday, not Wednesday
+    assert parse_day("day after tomorrow works", tuesday) == date(2026, 12, 3)
+    assert parse_day("tomorrow", tuesday) == date(2026, 12, 2)
+    assert parse_day("this Saturday", tuesday) == date(2026, 12, 5)
+    assert parse_day("next Friday", tuesday) == date(2026, 12, 4)
+    assert parse_day("next Tuesday", tuesday) == date(2026, 12, 8)  # said on a Tuesday: a week on
+    assert parse_day("a week from today", tuesday) == date(2026, 12, 8)
+
+
+def test_spoken_times_as_callers_say_them() -> None:
+    assert parse_time("half past ten") == time(10, 30)
+    assert parse_time("quarter past nine") == time(9, 15)
+    assert parse_time("a quarter to four") == time(15, 45)
+    assert parse_time("quarter to eleven") == time(10, 45)
+    assert parse_time("noon") == time(12, 0)
+    assert parse_time("at midday") == time(12, 0)
+    assert parse_time("ten forty five") == time(10, 45)
+    assert parse_time("3:30pm") == time(15, 30)
+    assert parse_time("half ten") == time(10, 30)  # said the British way
+
+
+def test_the_service_is_the_one_named_last_and_never_one_said_not_to_be() -> None:
+    assert parse_service("No, an oil change, not brakes") == "oil_change"
+    assert parse_service("not the brakes, the oil") == "oil_change"
+    assert parse_service("I need brake pads, my brakes squeal") == "brake_pads"  # one line: its first service
+
+
+def test_an_oil_change_on_a_day_is_a_booking_not_a_change_of_day() -> None:
+    assert parse_intent("I'd like to book an oil change the day after tomorrow") == "book"
+    assert parse_intent("can I change the day of my appointment") == "reschedule"
+
+
+def test_a_weekday_named_on_that_weekday_is_a_week_on_unless_this_one() -> None:
+    tuesday = date(2026, 12, 1)
+    assert parse_day("oil change on Tuesday at ten please", tuesday) == date(2026, 12, 8)
+    assert parse_day("this Tuesday", tuesday) == tuesday

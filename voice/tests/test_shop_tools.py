@@ -299,7 +299,8 @@ async def test_hidden_caller_id_cannot_create_records() -> None:
     assert "hidden" in result["error"]
 
 
-async def test_shop_info_menu_and_call_control() -> None:
+async def test_shop_info_menu_and_call_control(settings) -> None:
+    settings.FRONT_DESK_NUMBER = "+15550100199"
     info = await run("get_shop_info", ctx())
     assert info["hours"]["Sunday"] == "closed" and info["hours"]["Monday"] == "8:00 AM to 6:00 PM"
     menu = await run("get_service_menu", ctx())
@@ -315,6 +316,18 @@ async def test_shop_info_menu_and_call_control() -> None:
     assert ending.intent is CallIntent.END
     goodbye.note(outcome=ending.outcome, intent=ending.intent)
     assert goodbye.ended and not goodbye.transfer
+
+
+async def test_asking_for_a_person_with_no_front_desk_takes_a_message_instead(settings) -> None:
+    from voice.call_record import Offer
+
+    settings.FRONT_DESK_NUMBER = ""
+    record = CallRecord.new(CallIdentity(call_sid="CA1", caller=CALLER))
+    asked = await call("transfer_to_human", record.tool_scope(), reason="wants a person")
+    assert json.loads(asked.content)["front_desk"] is False
+    record.note(outcome=asked.outcome, intent=asked.intent)
+    assert not record.transfer and not record.ended  # no one to hand over to: the call goes on
+    assert record.pending_offer is Offer.MESSAGE_WANTED  # the caller's next words are the message
 
 
 async def test_arguments_of_the_wrong_type_get_a_short_explanation(caplog) -> None:
