@@ -48,28 +48,31 @@ class Customer(models.Model):
 
 
 class Vehicle(models.Model):
-    """A car that belongs to a customer, identified by its VIN."""
+    """A car that belongs to a customer: by its VIN when known, else by year, make and model (and plate)."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="vehicles")
-    vin = models.CharField("VIN", max_length=17, unique=True, validators=[validate_vin])
+    vin = models.CharField("VIN", max_length=17, unique=True, null=True, blank=True, validators=[validate_vin],
+                           help_text="Empty when the customer gave only the car (and plate) on the phone.")
     make = models.CharField(max_length=50)
     model = models.CharField(max_length=80, blank=True)
     year = models.PositiveSmallIntegerField()
     color = models.CharField(max_length=40, blank=True)
     mileage = models.PositiveIntegerField(null=True, blank=True)
     license_plate = models.CharField(max_length=12, blank=True, db_index=True)
+    plate_state = models.CharField("plate state", max_length=2, blank=True, help_text="Two letters, e.g. TN.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["customer_id", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(vin__regex=VIN_PATTERN), name="crm_vehicle_vin_format"),
+            models.CheckConstraint(condition=Q(vin__isnull=True) | Q(vin__regex=VIN_PATTERN),
+                                   name="crm_vehicle_vin_format"),
             models.CheckConstraint(condition=Q(year__gte=1950, year__lte=2100), name="crm_vehicle_year_range"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.label} ({self.vin})"
+        return f"{self.label} ({self.vin or self.license_plate or 'no VIN'})"
 
     @property
     def label(self) -> str:
@@ -78,10 +81,10 @@ class Vehicle(models.Model):
         return " ".join(part for part in parts if part)
 
     def clean(self) -> None:
-        if self.vin:
-            self.vin = normalize_vin(self.vin)
+        self.vin = normalize_vin(self.vin) if self.vin else None
         if self.license_plate:
             self.license_plate = self.license_plate.strip().upper()
+        self.plate_state = self.plate_state.strip().upper()
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,8 +208,9 @@ def customer_update(*, customer: Customer, name: str | None = None, email: str |
 
 
 def vehicle_add(*, customer: Customer, vin: str = "", year: int | None = None, make: str = "", model: str = "",
-                license_plate: str = "", mileage: int | None = None) -> Vehicle:
-    """Add a car to the customer's record; a VIN is checked and decoded for the make and year."""
+                license_plate: str = "", plate_state: str = "", mileage: int | None = None) -> Vehicle:
+    """Add a car to the customer's record: by VIN (checked, and decoded for the make and year), or by year and
+    make (a caller without the VIN to hand; the plate if they give it). The same car twice is added once."""
     vin = normalize_vin(vin) if vin else ""
     if vin:
         validate_vin(vin)
@@ -224,12 +225,16 @@ def vehicle_add(*, customer: Customer, vin: str = "", year: int | None = None, m
         if year is None and decoded.years:
             plausible = [y for y in decoded.years if y <= timezone.now().year + 1]
             year = max(plausible) if plausible else None
-    if not vin:
-        raise ValidationError("I need the car's VIN to add it; it's on the driver's side of the dashboard.")
     if year is None or not make:
-        raise ValidationError("I couldn't tell the car's year and make from that VIN; what are they?")
-    vehicle = Vehicle(customer=customer, vin=vin, year=year, make=make[:50],
-                      model=model[:80], license_plate=license_plate, mileage=mileage)
+        raise ValidationError("I couldn't tell the car's year and make from that VIN; what are they?" if vin else
+                              "I need the car's year and make, or its VIN, to add it.")
+    if not vin:
+        same = Vehicle.objects.filter(customer=customer, vin__isnull=True, year=year, make__iexact=make,
+                                      model__iexact=model[:80]).first()
+        if same is not None:
+            return same
+    vehicle = Vehicle(customer=customer, vin=vin or None, year=year, make=make[:50], model=model[:80],
+                      license_plate=license_plate, plate_state=plate_state, mileage=mileage)
     vehicle.full_clean()
     vehicle.save()
     return vehicle

@@ -51,7 +51,8 @@ def system_prompt(now: datetime, caller_name: str | None, caller_known: bool,
         caller = ("The caller is a returning customer, identified by their number; their name on record is in "
                   "the data below.\n" + data_block({"customer_name": caller_name or ""}))
     else:
-        caller = "The caller's number is not in our records yet; ask for their name when it is needed."
+        caller = ("The caller's number is not in our records yet. Before booking, take their name (update_customer) "
+                  "and their car: year, make and model, with the VIN or plate if they offer it (add_vehicle).")
     text = _PROMPT.format(
         shop=settings.SHOP_NAME, address=settings.SHOP_ADDRESS, tz=settings.SHOP_TIMEZONE,
         now=now.strftime("%A, %B %-d, %Y, %-I:%M %p"), caller=caller, open=DATA_OPEN, close=DATA_CLOSE,

@@ -115,19 +115,23 @@ def list_vehicles(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     return ToolResult({"vehicles": [arg.vehicle_summary(v) for v in vehicles]})
 
 
-@registry.register("add_vehicle", "Add a car to the caller's record. The VIN is checked and decoded for make "
-                   "and year.", arg.params({"vin": {"type": "string"}, "model": {"type": "string"},
-                                            "license_plate": {"type": "string"}, "mileage": {"type": "integer"},
-                                            "verification": arg.VERIFICATION}, ["vin"]), writes=True)
+@registry.register("add_vehicle", "Add a car to the caller's record: year, make and model, with the VIN or plate "
+                   "if the caller offers them (a VIN is checked and decoded for make and year).",
+                   arg.params({"year": {"type": "integer"}, "make": {"type": "string"}, "model": {"type": "string"},
+                               "vin": {"type": "string"}, "license_plate": {"type": "string"},
+                               "plate_state": {"type": "string"}, "mileage": {"type": "integer"},
+                               "verification": arg.VERIFICATION}), writes=True)
 @database_sync_to_async
 def add_vehicle(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
-    """Add a car, by VIN, to the caller's own record."""
+    """Add a car to the caller's own record."""
     customer = arg.require_customer(scope)
     require_verified(scope, args, vehicle_list_for_customer(customer_id=customer.pk))
-    mileage = args.get("mileage")
+    mileage, year = args.get("mileage"), args.get("year")
     try:
-        vehicle = vehicle_add(customer=customer, vin=str(args.get("vin", "")), model=str(args.get("model", "")),
-                              license_plate=str(args.get("license_plate", "")),
+        vehicle = vehicle_add(customer=customer, vin=str(args.get("vin") or ""), model=str(args.get("model") or ""),
+                              year=year if isinstance(year, int) and not isinstance(year, bool) else None,
+                              make=str(args.get("make") or ""), license_plate=str(args.get("license_plate") or ""),
+                              plate_state=str(args.get("plate_state") or "")[:2],
                               mileage=int(mileage) if isinstance(mileage, int | float) and mileage >= 0 else None)
     except ValidationError as exc:
         raise ToolError(" ".join(exc.messages)) from exc

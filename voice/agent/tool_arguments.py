@@ -124,7 +124,7 @@ def cars_of(appointment: Appointment) -> list[Vehicle]:
 
 def vehicle_summary(vehicle: Vehicle) -> dict[str, Any]:
     return {"vehicle_id": vehicle.pk, "description": clean(vehicle.label),
-            "license_plate": clean(vehicle.license_plate), "vin_last6": vehicle.vin[-6:]}
+            "license_plate": clean(vehicle.license_plate), "vin_last6": (vehicle.vin or "")[-6:]}
 
 
 def spread(times: list[datetime]) -> list[datetime]:

@@ -71,7 +71,7 @@ def matches(answer: str, vehicles: Iterable[Vehicle]) -> bool:
         names = {word for word in re.findall(r"[a-z0-9]+", f"{car.make} {car.model}".lower()) if len(word) >= 2}
         if names & set(said):
             return True
-        for ref in ("".join(re.findall(r"[A-Z0-9]+", car.license_plate.upper())), car.vin.upper()):
+        for ref in ("".join(re.findall(r"[A-Z0-9]+", car.license_plate.upper())), (car.vin or "").upper()):
             if any(len(ref) >= n and compact.endswith(ref[-n:]) for n in (4, 3)):
                 return True
     return False

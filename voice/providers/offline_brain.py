@@ -17,17 +17,15 @@ from django.conf import settings
 from scheduling.shop import shop_timezone, shop_today
 from scheduling.spoken import spoken_time
 from voice.providers.base import ChatContext, ChatEvent, TextDelta, ToolCallRequested
+from voice.providers.offline_answers import CONFIRM_BOOK, confirm_text, corrects, listed, one, spoken_error
+from voice.providers.offline_details import parse_car, parse_name
 from voice.providers.offline_phrases import (
-    a_or_an,
     asks_hours,
     asks_own_appointments,
     asks_price,
     asks_services,
     is_no,
     is_yes,
-    parse_day,
-    parse_service,
-    parse_time,
     parse_vehicle,
     says_goodbye,
     spoken_cars,
@@ -36,11 +34,10 @@ from voice.providers.offline_phrases import (
     wants_person,
     will_attend,
 )
-from voice.providers.offline_turn import Pending, Turn
+from voice.providers.offline_turn import ASK_NAME, ASK_NEW_CAR, Pending, Turn
 
 ASK_SERVICE = "What can we do for your car? For example an oil change, a brake inspection or a tire rotation."
 ASK_DAY = "What day works for you?"
-CONFIRM_BOOK = "Shall I book it?"
 CONFIRM_CANCEL = "Shall I cancel it?"
 CONFIRM_MOVE = "Shall I move it?"
 ASK_NEW_DAY = "What day would you like instead?"
@@ -94,13 +91,25 @@ class OfflineBrain:
             asked = next((r for r in reversed(turn.tool_results) if r.name in CHANGES), None)
             if asked is not None and said.strip():
                 return [_call(asked.name, {**asked.args, "verification": said.strip()}, turn)]
+        if turn.pending == Pending.NAME and turn.booking is not None:
+            caller_name = parse_name(said)
+            if caller_name is None:
+                return _ask(turn, Pending.NAME, f"Sorry, I didn't catch that. {ASK_NAME}")
+            return [_call("update_customer", {"name": caller_name}, turn)]
+        if turn.pending == Pending.CAR and turn.booking is not None:
+            year, make, model = parse_car(said)
+            if year is not None and make:
+                return [_call("add_vehicle", {"year": year, "make": make, "model": model}, turn)]
+            if not is_no(said):
+                return _ask(turn, Pending.CAR, "Sorry, I didn't catch the car. What's the year, make and model?")
+            return _ask(turn, Pending.CONFIRM_BOOK, confirm_text(turn, None))  # they'd rather not say
         if turn.pending == Pending.WHICH_CAR and turn.booking is not None and turn.vehicles:
             car = parse_vehicle(turn.vehicles, said)
             if car is None:
                 return _ask(turn, Pending.WHICH_CAR,
                             f"Sorry, I didn't catch that. {spoken_cars(turn.vehicles)} {ASK_CAR}")
-            return _ask(turn, Pending.CONFIRM_BOOK, _confirm_text(turn, car))
-        if turn.pending == Pending.CONFIRM_BOOK and turn.booking is not None and not _corrects(turn, said):
+            return _ask(turn, Pending.CONFIRM_BOOK, confirm_text(turn, car))
+        if turn.pending == Pending.CONFIRM_BOOK and turn.booking is not None and not corrects(turn, said):
             if is_yes(said) and not is_no(said):
                 car = turn.chosen_vehicle
                 extra = {"vehicle_id": car["vehicle_id"]} if car else {}
@@ -147,9 +156,9 @@ class OfflineBrain:
         if not turn.candidates:
             return [TextDelta("I don't see any upcoming appointments on your number. Would you like to book one?")]
         if turn.appointment is None:
-            return _ask(turn, Pending.WHICH_APPOINTMENT, f"You have {_listed(turn.candidates)}. Which one?")
+            return _ask(turn, Pending.WHICH_APPOINTMENT, f"You have {listed(turn.candidates)}. Which one?")
         if turn.intent == "cancel":
-            return _ask(turn, Pending.CONFIRM_CANCEL, f"You have {_one(turn.appointment)}. {CONFIRM_CANCEL}")
+            return _ask(turn, Pending.CONFIRM_CANCEL, f"You have {one(turn.appointment)}. {CONFIRM_CANCEL}")
         if turn.day is None:
             return [TextDelta(f"Your {turn.appointment['service'].lower()} is on {turn.appointment['when']}. "
                               f"{ASK_NEW_DAY}")]
@@ -177,8 +186,11 @@ class OfflineBrain:
             tried = "verification" in turn.tool_results[-1].args
             return _ask(turn, Pending.VERIFY, ("Sorry, that doesn't match what we have on record. " if tried else "")
                         + SECURITY_QUESTION)
+        if "error" in result and name in ("update_customer", "add_vehicle") and turn.booking is not None:
+            return _ask(turn, Pending.CONFIRM_BOOK, "Sorry, I couldn't save that, but we can still book. "
+                        + confirm_text(turn, None))
         if "error" in result:
-            return [TextDelta(_spoken_error(name, result))]
+            return [TextDelta(spoken_error(name, result))]
         if name == "check_availability":
             return self._offer_times(turn, result)
         if name == "book_appointment":
@@ -188,11 +200,17 @@ class OfflineBrain:
             return [TextDelta(f"Done. Your {result['service'].lower()} is now on {result['when']}. Anything else?")]
         if name == "cancel_appointment":
             return [TextDelta(f"Your {result['service'].lower()} on {result['when']} is cancelled. Anything else?")]
-        if name == "list_vehicles" and turn.booking is not None:
-            cars = result.get("vehicles", [])
-            if len(cars) > 1:
+        if name in ("list_vehicles", "update_customer", "add_vehicle") and turn.booking is not None:
+            cars = turn.vehicles or []
+            if not turn.named:
+                return _ask(turn, Pending.NAME, f"I'll need a few details first. {ASK_NAME}")
+            if not cars and name != "add_vehicle":
+                thanks = f"Thanks, {str(result.get('name', '')).split(' ')[0]}. " if name == "update_customer" else ""
+                return _ask(turn, Pending.CAR, thanks + ASK_NEW_CAR)
+            if len(cars) > 1 and name == "list_vehicles":
                 return _ask(turn, Pending.WHICH_CAR, f"{spoken_cars(cars)} {ASK_CAR}")
-            return _ask(turn, Pending.CONFIRM_BOOK, _confirm_text(turn, cars[0] if cars else None))
+            car = cars[-1] if name == "add_vehicle" and cars else (cars[0] if len(cars) == 1 else None)
+            return _ask(turn, Pending.CONFIRM_BOOK, confirm_text(turn, car))
         if name == "list_appointments":
             appointments = turn.appointments or []
             if turn.intent in ("cancel", "reschedule") and not asks_own_appointments(turn.caller_now):
@@ -200,9 +218,9 @@ class OfflineBrain:
             if not appointments:
                 return [TextDelta("I don't see any upcoming appointments on your number. Would you like to book one?")]
             if len(appointments) == 1:
-                return [TextDelta(f"You have {_one(appointments[0])}. Anything else?")]
-            return [TextDelta(f"Your next appointment is {_one(appointments[0])}. After that you have "
-                              f"{_listed(appointments[1:3])}. Anything else?")]
+                return [TextDelta(f"You have {one(appointments[0])}. Anything else?")]
+            return [TextDelta(f"Your next appointment is {one(appointments[0])}. After that you have "
+                              f"{listed(appointments[1:3])}. Anything else?")]
         if name == "get_shop_info":
             hours = result["hours"]
             return [TextDelta(f"We're at {result['address']}. Weekdays we're open {hours['Monday']}, "
@@ -215,8 +233,8 @@ class OfflineBrain:
                 return [TextDelta(f"{item['name']} is {item['spoken_price']} and takes about {item['minutes']} "
                                   "minutes. Would you like to book one?")]
             names = [str(item.get("name", "")).lower() for item in result.get("services", [])]
-            listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
-            return [TextDelta(f"We do {listed}. I can tell you a price or book one for you. What would you like?")]
+            menu_said = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+            return [TextDelta(f"We do {menu_said}. I can tell you a price or book one for you. What would you like?")]
         if name == "transfer_to_human":
             if result.get("front_desk") is False:
                 return [TextDelta("There's no one at the front desk to take your call right now. What message "
@@ -259,49 +277,10 @@ class OfflineBrain:
                                                             f"to {spoken_time(start)}. {CONFIRM_MOVE}")
                 if turn.vehicles is None and "list_vehicles" in self._offered:
                     return [_call("list_vehicles", {}, turn)]  # which car: asked before confirming
-                return _ask(turn, Pending.CONFIRM_BOOK, _confirm_text(turn, turn.chosen_vehicle))
+                return _ask(turn, Pending.CONFIRM_BOOK, confirm_text(turn, turn.chosen_vehicle))
             return [TextDelta(f"Sorry, {spoken_clock(hhmm)} isn't free on {day['day']}. I have "
                               f"{spoken_times(times[:3])}. Which would you like?")]
         return [TextDelta(f"On {day['day']} I have {spoken_times(times[:3])}. Which time works for you?")]
-
-
-def _corrects(turn: Turn, said: str) -> bool:
-    """Whether the caller's answer to the read-back changes the service, the day or the time."""
-    booking = turn.booking or {}
-    start = str(booking.get("start", ""))
-    service, day, clock = parse_service(said), parse_day(said, turn.today), parse_time(said)
-    return bool((service and service != booking.get("service")) or (day and day.isoformat() != start[:10])
-                or (clock and clock.strftime("%H:%M") != start[11:16]))
-
-
-def _one(appointment: dict[str, Any]) -> str:
-    """`an oil change on Wednesday, November 25 at 9 AM`."""
-    return f"{a_or_an(appointment['service'].lower())} on {appointment['when']}"
-
-
-def _listed(appointments: list[dict[str, Any]]) -> str:
-    said = [_one(a) for a in appointments]
-    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
-
-
-def _spoken_error(name: str, result: dict[str, Any]) -> str:
-    """A tool's refusal as the caller hears it: its own words when they are meant for callers, else ours (a
-    tool's advice to the model, such as "only book another if the caller asked", is never read out)."""
-    told = result.get("tell_caller")
-    if isinstance(told, str) and told.strip():
-        follow = " Would another time work?" if name in ("book_appointment", "reschedule_appointment") else ""
-        return f"Sorry, {told[0].lower()}{told[1:]}{follow}"
-    if name in ("book_appointment", "reschedule_appointment", "cancel_appointment"):
-        return ("Sorry, I couldn't make that change just now. I can connect you with the front desk, "
-                "or we can try another time.")
-    return "Sorry, I couldn't do that just now. Is there something else I can help with?"
-
-
-def _confirm_text(turn: Turn, car: dict[str, Any] | None) -> str:
-    booking = turn.booking or {}  # the slot the caller is taking: offered, and at the time they named
-    start = datetime.fromisoformat(booking["start"]).replace(tzinfo=shop_timezone())
-    for_car = f" for your {car['description']}" if car else ""
-    return f"To confirm: {turn.booking_label.lower()}{for_car} on {spoken_time(start)}. {CONFIRM_BOOK}"
 
 
 def _ask(turn: Turn, question: Pending, text: str) -> list[ChatEvent]:

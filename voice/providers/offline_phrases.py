@@ -279,3 +279,4 @@ def pick_appointment(appointments: list[dict[str, Any]], text: str, today: date)
         if f" {word} " in low and appointments:
             return [appointments[position]]
     return []
+

@@ -28,7 +28,14 @@ class Pending(StrEnum):
     CONFIRM_MOVE = "confirm_move"  # the new time was read back: a yes moves the appointment
     WHICH_CAR = "which_car"  # the caller's cars were listed: the answer names one
     WHICH_APPOINTMENT = "which_appointment"  # several appointments fit: the answer names one
+    NAME = "name"  # a new caller was asked their name
+    CAR = "car"  # a caller with no car on record was asked its year, make and model
     VERIFY = "verify"  # the security question was asked: the answer goes to the tool that asked for it
+
+
+ASK_NAME = "Can I have your name, please?"
+ASK_NEW_CAR = "And what car is it? The year, make and model, please."
+DATA_QUESTIONS = (ASK_NAME, ASK_NEW_CAR)  # their answers are a name or a car, never a day, time or service
 
 
 class ToolResult(NamedTuple):
@@ -78,6 +85,11 @@ class Turn:
             offered = None  # the caller changed the service or the day since: the slot must be checked again
         listed = next((r.result for r in reversed(self.tool_results) if r.name == "list_vehicles"), None)
         self.vehicles: list[dict[str, Any]] | None = listed.get("vehicles", []) if listed is not None else None
+        added = [r.result for r in self.tool_results if r.name == "add_vehicle" and r.result.get("added")]
+        if added:
+            self.vehicles = [*(self.vehicles or []), *[a for a in added if a not in (self.vehicles or [])]]
+        self.named = bool(self.customer.get("name")) or any(
+            r.name == "update_customer" and r.result.get("saved") and r.result.get("name") for r in self.tool_results)
         self.chosen_vehicle = None
         if self.vehicles:
             named = [parse_vehicle(self.vehicles, w) for w in reversed(task_words)]
@@ -158,15 +170,18 @@ class Turn:
         """The caller's words since the last finished task (a booking, a cancellation, ...)."""
         words: list[str] = []
         names = {}
+        asked = ""
         for message in self.messages:
+            if message["role"] == "assistant" and isinstance(message.get("content"), str):
+                asked = message["content"]
             for call in message.get("tool_calls") or []:
                 names[call["id"]] = call["function"]["name"]
             if message["role"] == "tool" and names.get(message.get("tool_call_id")) in (
                     "book_appointment", "cancel_appointment", "reschedule_appointment", "confirm_appointment"):
                 if "error" not in message.get("content", ""):
                     words = []
-            elif message["role"] == "user":
-                words.append(message["content"])
+            elif message["role"] == "user" and not asked.rstrip().endswith(DATA_QUESTIONS):
+                words.append(message["content"])  # an answer to "your name?" or "what car?" is data, not the task
         return words
 
     @staticmethod

@@ -27,6 +27,7 @@ TOOL_NAMES = ["get_current_time", "get_shop_info", "get_service_menu", "lookup_c
 TOOLS = [{"type": "function", "function": {"name": name, "parameters": {}}} for name in TOOL_NAMES]
 CIVIC = {"vehicle_id": 7, "description": "2018 Honda Civic", "license_plate": "ABC123", "vin_last6": "123456"}
 FOCUS = {"vehicle_id": 8, "description": "2015 Ford Focus", "license_plate": "XYZ987", "vin_last6": "654321"}
+MARGE = {"id": 3, "name": "Marge Simpson", "phone": "+15550102000"}  # a returning caller, known by number
 OPEN_TIMES = ["08:00", "09:00", "10:00", "11:00", "13:00", "14:00", "15:00", "16:00"]
 
 
@@ -70,6 +71,11 @@ class FakeShop:
             if args.get("time"):
                 answer["requested"] = {"date": day.isoformat(), "time": args["time"], "free": args["time"] in times}
             return answer
+        if name == "update_customer":
+            return {"saved": True, "name": args.get("name", ""), "email": ""}
+        if name == "add_vehicle":
+            return {"added": True, "vehicle_id": 9, "description": f"{args['year']} {args['make']} {args['model']}",
+                    "license_plate": "", "vin_last6": ""}
         if name == "list_vehicles":
             if self.vehicles is None:
                 return {"error": "This caller has no record yet. Ask for their name and save it with update_customer "
@@ -108,7 +114,7 @@ class Conversation:
                  context: ChatContext | None = None) -> None:
         self.shop = shop or FakeShop(vehicles=[CIVIC])
         self.system = {"role": "system", "content": system}
-        self.context = context or ChatContext(services=dict(SERVICES))
+        self.context = context or ChatContext(services=dict(SERVICES), customer=dict(MARGE))
         self.history: list[dict[str, Any]] = []
 
     async def say(self, text: str) -> str:
@@ -175,13 +181,28 @@ async def test_with_two_cars_the_caller_is_asked_which_one() -> None:
                                                         "vehicle_id": 8, "caller_confirmed": True})
 
 
-async def test_a_new_caller_books_without_a_car() -> None:
-    talk = Conversation(FakeShop(vehicles=None))
+async def test_a_new_caller_gives_a_name_and_the_car_before_the_booking_is_read_back() -> None:
+    talk = Conversation(FakeShop(vehicles=None), context=ChatContext(services=dict(SERVICES)))
     await talk.say("oil change tomorrow")
-    assert (await talk.say("10 am")) == "To confirm: oil change on Tuesday, November 24 at 10 AM. Shall I book it?"
+    assert (await talk.say("10 am")) == "I'll need a few details first. Can I have your name, please?"
+    assert (await talk.say("it's homer simpson")) == ("Thanks, Homer. And what car is it? The year, make and model, "
+                                                      "please.")
+    assert (await talk.say("a twenty nineteen Nissan Leaf")) == (
+        "To confirm: oil change for your 2019 Nissan Leaf on Tuesday, November 24 at 10 AM. Shall I book it?")
     assert "all set" in await talk.say("yes")
+    assert ("update_customer", {"name": "Homer Simpson"}) in talk.shop.calls
+    assert ("add_vehicle", {"year": 2019, "make": "Nissan", "model": "Leaf"}) in talk.shop.calls
     assert talk.shop.calls[-1] == ("book_appointment", {"service": "oil_change", "start": "2026-11-24T10:00",
-                                                        "caller_confirmed": True})
+                                                        "vehicle_id": 9, "caller_confirmed": True})
+
+
+async def test_a_new_callers_car_answer_is_not_taken_for_a_time_or_a_day() -> None:
+    talk = Conversation(FakeShop(vehicles=None), context=ChatContext(services=dict(SERVICES)))
+    for line in ("oil change tomorrow", "10 am", "Homer Simpson"):
+        await talk.say(line)
+    read_back = await talk.say("two thousand nine Ford Focus")  # "nine" is not 9 o'clock, "two" not 2 PM
+    assert read_back.endswith("on Tuesday, November 24 at 10 AM. Shall I book it?"), read_back
+    assert "2009 Ford Focus" in read_back
 
 
 async def test_cancel_flow_lists_confirms_and_cancels() -> None:
@@ -216,7 +237,7 @@ async def test_a_change_the_tool_refuses_for_want_of_a_yes_is_read_back_and_aske
     assert await moving.say("yes") == ("Just to be sure: I'll move your oil change to Friday, November 27 at 2 PM. "
                                        "Shall I move it?")
     assert "is now on Friday" in await moving.say("yes")
-    booking = Conversation(ConfirmingShop(vehicles=None))
+    booking = Conversation(ConfirmingShop(vehicles=[CIVIC]))
     for line in ("oil change tomorrow", "10 am"):
         await booking.say(line)
     assert await booking.say("yes") == "Just to be sure: oil change on Tuesday, November 24 at 10 AM. Shall I book it?"
@@ -342,13 +363,13 @@ async def test_a_prompt_that_reads_like_a_reminder_does_not_make_an_inbound_call
 
 
 async def test_service_names_come_from_the_context() -> None:
-    talk = Conversation(context=ChatContext(services={"oil_change": "Full synthetic oil change"}))
+    talk = Conversation(context=ChatContext(services={"oil_change": "Full synthetic oil change"}, customer=MARGE))
     await talk.say("oil change tomorrow")
     assert (await talk.say("10 am")).startswith("To confirm: full synthetic oil change for your 2018 Honda Civic")
 
 
 async def test_without_names_in_the_context_the_tool_results_name_the_service() -> None:
-    talk = Conversation(context=ChatContext())
+    talk = Conversation(context=ChatContext(customer=MARGE))
     await talk.say("oil change tomorrow")
     assert (await talk.say("10 am")).startswith("To confirm: oil change for your 2018 Honda Civic")
 
@@ -395,8 +416,9 @@ history = [{"role": "user", "content": "oil change today at 11 pm"},
            {"role": "tool", "tool_call_id": "c1", "content": json.dumps(offer)},
            {"role": "assistant", "content": None, "tool_calls": [{"id": "c2", "type": "function", "function": {
                "name": "list_vehicles", "arguments": "{}"}}]},
-           {"role": "tool", "tool_call_id": "c2", "content": json.dumps({"vehicles": []})}]
-context = ChatContext()
+           {"role": "tool", "tool_call_id": "c2", "content": json.dumps({"vehicles": [
+               {"vehicle_id": 7, "description": "2018 Honda Civic"}]})}]
+context = ChatContext(customer={"id": 1, "name": "Marge Simpson"})
 confirm = OfflineBrain().decide(history, tools, context)[0].text
 history += [{"role": "assistant", "content": confirm}, {"role": "user", "content": "yes"}]
 booked = OfflineBrain().decide(history, tools, context)[0].name
@@ -407,7 +429,7 @@ print(json.dumps([confirm, booked, sorted(m for m in sys.modules if m.split(".")
                           cwd=Path(__file__).parents[2], timeout=60)
     assert done.returncode == 0, done.stderr
     confirm, booked, crm_modules = json.loads(done.stdout)
-    assert confirm.startswith("To confirm: oil change on") and booked == "book_appointment"
+    assert confirm.startswith("To confirm: oil change for your 2018 Honda Civic on") and booked == "book_appointment"
     assert crm_modules == []
 
 
@@ -500,7 +522,7 @@ async def test_a_tools_words_to_the_model_are_never_read_to_the_caller() -> None
                                  "for one."}
             return super().run(name, args)
 
-    talk = Conversation(RefusingShop())
+    talk = Conversation(RefusingShop(vehicles=[CIVIC]))
     for line in ("oil change tomorrow at 10 am", "yes", "and a tire rotation on Friday at 2 pm"):
         await talk.say(line)
     answer = await talk.say("yes")

@@ -112,3 +112,16 @@ def test_a_weekday_named_on_that_weekday_is_a_week_on_unless_this_one() -> None:
     tuesday = date(2026, 12, 1)
     assert parse_day("oil change on Tuesday at ten please", tuesday) == date(2026, 12, 8)
     assert parse_day("this Tuesday", tuesday) == tuesday
+
+
+def test_names_and_cars_as_new_callers_give_them() -> None:
+    from voice.providers.offline_details import parse_car, parse_name
+
+    assert parse_name("it's homer simpson") == "Homer Simpson"
+    assert parse_name("My name is Marge.") == "Marge"
+    assert parse_name("why do you need that") is None
+    assert parse_car("a 2019 Honda Civic") == (2019, "Honda", "Civic")
+    assert parse_car("twenty nineteen nissan leaf please") == (2019, "Nissan", "Leaf")
+    assert parse_car("two thousand nine chevy silverado") == (2009, "Chevrolet", "Silverado")
+    assert parse_car("an oh eight ford") == (None, "Ford", "")  # no year understood: asked again
+    assert parse_car("nineteen ninety eight toyota camry") == (1998, "Toyota", "Camry")

@@ -294,6 +294,22 @@ async def test_vehicles_are_checked_and_decoded() -> None:
     assert await Vehicle.objects.filter(customer__phone=CALLER).acount() == 1
 
 
+async def test_a_car_without_its_vin_is_added_by_year_make_and_model_with_its_plate_once() -> None:
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(CustomerFactory.create)(phone=CALLER)
+    vague = await run("add_vehicle", ctx(), model="Leaf")
+    assert "year and make" in vague["error"]
+    added = await run("add_vehicle", ctx(), year=2019, make="Nissan", model="Leaf", license_plate="7abc123",
+                      plate_state="tn")
+    again = await run("add_vehicle", ctx(), year=2019, make="nissan", model="leaf")  # the caller says it twice
+    assert added["added"] and added["description"] == "2019 Nissan Leaf" and again["vehicle_id"] == added["vehicle_id"]
+    car = await Vehicle.objects.aget(pk=added["vehicle_id"])
+    assert (car.vin, car.license_plate, car.plate_state) == (None, "7ABC123", "TN")
+    await run("add_vehicle", ctx(), year=2015, make="Ford", model="Focus")  # a second car without a VIN: allowed
+    assert await Vehicle.objects.filter(customer__phone=CALLER, vin__isnull=True).acount() == 2
+
+
 async def test_hidden_caller_id_cannot_create_records() -> None:
     result = await run("update_customer", ctx(phone=None), name="Anon")
     assert "hidden" in result["error"]

@@ -656,7 +656,7 @@ class Command(BaseCommand):
         for phone_chunk in _chunks(phones, batch_size):
             saved_customers += self._insert(Customer, gen.customers(phone_chunk), "phone", bar)
 
-        vins_taken = set(Vehicle.objects.values_list("vin", flat=True))
+        vins_taken = {vin for vin in Vehicle.objects.values_list("vin", flat=True) if vin}
         owners = [c for c, n in zip(saved_customers, vehicle_counts, strict=True) for _ in range(n)]
         fleet: dict[int, list[Vehicle]] = {}
         for owner_chunk in _chunks(owners, batch_size):
