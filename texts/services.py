@@ -115,10 +115,11 @@ def status_callback_url(message: SmsMessage) -> str:
 
 
 def _record(*, to: str, body: str, kind: str, customer: Customer | None, appointment: Appointment | None,
-            status: str = SmsStatus.QUEUED) -> SmsMessage:
+            from_number: str = "") -> SmsMessage:
+    """An outbound text, recorded as queued before anything is sent (from the shop's number by default)."""
     return SmsMessage.objects.create(customer=customer, appointment=appointment, direction=SmsDirection.OUTBOUND,
-                                     kind=kind[:24], to_number=to, body=body, status=status,
-                                     from_number=str(getattr(settings, "TWILIO_PHONE_NUMBER", "")))
+                                     kind=kind[:24], to_number=to, body=body, status=SmsStatus.QUEUED,
+                                     from_number=from_number or str(getattr(settings, "TWILIO_PHONE_NUMBER", "")))
 
 
 def _settle(message: SmsMessage, status: str, outcome: str, error_code: str = "") -> SmsMessage:
@@ -261,10 +262,8 @@ def _reply(inbound: SmsMessage, customer: Customer | None, body: str, kind: str)
     replies too (recorded OPTED_OUT / BLOCKED, not sent)."""
     if not body or not inbound.from_number:
         return None
-    reply = _record(to=inbound.from_number, body=body, kind=kind, customer=customer, appointment=inbound.appointment)
-    if inbound.to_number:
-        reply.from_number = inbound.to_number
-        reply.save(update_fields=["from_number", "updated_at"])
+    reply = _record(to=inbound.from_number, body=body, kind=kind, customer=customer, appointment=inbound.appointment,
+                    from_number=inbound.to_number)
     if customer is not None and customer.sms_opt_out:
         _settle(reply, SmsStatus.OPTED_OUT, "opted_out")
         return None

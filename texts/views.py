@@ -5,7 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from crm.models import SmsMessage
+from crm.models import SmsDirection, SmsMessage
 from telephony import webhook_fields as fields
 from telephony.signatures import twilio_only
 from telephony.sms import messaging_response, reply_twiml
@@ -41,7 +41,7 @@ def text_status(request: HttpRequest, message_id: int) -> HttpResponse:
     message_sid = fields.message_sid(request.POST.get("MessageSid"))
     if not message_sid:
         return _bad_message_sid()
-    message = SmsMessage.objects.filter(pk=message_id).first()
+    message = SmsMessage.objects.filter(pk=message_id, direction=SmsDirection.OUTBOUND).first()
     if message is None or (message.message_sid and message.message_sid != message_sid):
         raise Http404("no such text")
     status = fields.message_status(request.POST.get("MessageStatus") or request.POST.get("SmsStatus"))

@@ -81,6 +81,15 @@ def test_a_callback_about_another_text_is_not_found_and_a_malformed_sid_is_a_bad
     assert status(texted) == (SmsStatus.QUEUED, "")
 
 
+def test_a_status_callback_for_a_text_we_received_is_not_found(twilio, signed_post) -> None:
+    appointment_at(TUESDAY, 9, phone=ALLOWED)
+    signed_post("/twilio/sms", inbound("hello"))
+    received = SmsMessage.objects.get(direction=SmsDirection.INBOUND)
+    response = signed_post(f"/twilio/sms/{received.pk}/status", {"MessageSid": received.message_sid,
+                                                                 "MessageStatus": "failed"})
+    assert response.status_code == 404 and status(received) == (SmsStatus.RECEIVED, "")
+
+
 def test_the_webhooks_answer_only_post(texted) -> None:
     assert Client().get("/twilio/sms").status_code == 405
     assert Client().get(f"/twilio/sms/{texted.pk}/status").status_code == 405
