@@ -9,9 +9,13 @@ class TextsConfig(AppConfig):
     verbose_name = "Text messages"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from crm.events import appointment_changed
         from reminders.events import reminder_unanswered
+        from texts.checks import check_text_settings
         from texts.receivers import queue_appointment_text, queue_reminder_text
 
+        checks.register(check_text_settings)
         appointment_changed.connect(queue_appointment_text, dispatch_uid="texts.queue_appointment_text")
         reminder_unanswered.connect(queue_reminder_text, dispatch_uid="texts.queue_reminder_text")
