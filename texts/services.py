@@ -220,30 +220,36 @@ def text_receive(*, message_sid: str, from_number: str, to_number: str, body: st
     if not created:
         return TextReceived(message=message, reply=None)
     metrics.sms_outcome("received")
-    word = keyword(body)
+    kind, reply_body, appointment = _act_on(keyword(body), customer, from_number)
+    SmsMessage.objects.filter(pk=message.pk).update(kind=kind, appointment=appointment)
+    message.refresh_from_db()
+    reply_kind = UNRECOGNISED_KIND if kind == UNRECOGNISED_KIND else f"reply_{kind}"
+    return TextReceived(message=message, reply=_reply(message, customer, reply_body, reply_kind))
+
+
+def _act_on(word: str, customer: Customer | None, phone: str) -> tuple[str, str, Appointment | None]:
+    """Do what the keyword `word` asks; returns the text's kind, the reply ("" for none) and the appointment
+    it confirmed. Opt-out words count with trailing punctuation too ("Stop."): erring towards silence."""
     loose = word.rstrip(".!")
-    kind, reply_body, appointment = "", "", None
     if loose in OPT_OUT_WORDS:
-        kind = "opt_out"
         if customer is not None:
             customer_opt_out(customer=customer, opted_out=True)
-    elif word in OPT_IN_WORDS - CONFIRM_WORDS:
-        kind = "opt_in"
+        return "opt_out", "", None
+    if word in OPT_IN_WORDS - CONFIRM_WORDS:
         if customer is not None:
             customer_opt_out(customer=customer, opted_out=False)
-    elif loose in HELP_WORDS:
-        kind, reply_body = "help", wording.help_text()
-    elif loose in CONFIRM_WORDS:
+        return "opt_in", "", None
+    if loose in HELP_WORDS:
+        return "help", wording.help_text(), None
+    if loose in CONFIRM_WORDS:
         if word in OPT_IN_WORDS and customer is not None:
             customer_opt_out(customer=customer, opted_out=False)  # Twilio took this YES as an opt-in too
-        kind, appointment = "confirm", _confirm_by_text(customer, from_number)
-        reply_body = wording.confirmed_text(appointment) if appointment else wording.nothing_to_confirm_text()
-    elif not texts_to_number_since(from_number, UNRECOGNISED_KIND, UNRECOGNISED_REPLY_EVERY).exists():
-        kind, reply_body = UNRECOGNISED_KIND, wording.unrecognised_text()
-    SmsMessage.objects.filter(pk=message.pk).update(kind=kind or "message", appointment=appointment)
-    message.refresh_from_db()
-    reply = _reply(message, customer, reply_body, UNRECOGNISED_KIND if kind == UNRECOGNISED_KIND else f"reply_{kind}")
-    return TextReceived(message=message, reply=reply)
+        appointment = _confirm_by_text(customer, phone)
+        return "confirm", (wording.confirmed_text(appointment) if appointment else
+                           wording.nothing_to_confirm_text()), appointment
+    if not texts_to_number_since(phone, UNRECOGNISED_KIND, UNRECOGNISED_REPLY_EVERY).exists():
+        return UNRECOGNISED_KIND, wording.unrecognised_text(), None
+    return "message", "", None
 
 
 def _confirm_by_text(customer: Customer | None, phone: str) -> Appointment | None:
