@@ -78,10 +78,12 @@ for _reason in STREAM_CLOSE_REASONS.values():
 
 REMINDER_OUTCOMES = Counter("autoshop_reminder_calls", "Reminder calls, by each outcome they reached (a call "
                             "dialled, then answered, then confirmed counts once under each).", ["outcome"])
-# Nothing sends SMS yet (issue 15): the outcomes a send has, so dashboards and alerts exist before it does.
-SMS_OUTCOMES = ("sent", "delivered", "undelivered", "failed", "skipped_safe_mode")
+# texts.services: each text we send counts once as sent, opted_out, skipped_safe_mode or failed, and again
+# when Twilio's callback says delivered, undelivered or failed; each text a customer sends us as received.
+SMS_OUTCOMES = ("sent", "delivered", "undelivered", "failed", "skipped_safe_mode", "opted_out", "received")
 SMS = Counter("autoshop_sms", "Text messages, by outcome: accepted by Twilio (sent), then delivered or "
-              "undelivered; refused (failed); not sent in safe mode.", ["outcome"])
+              "undelivered; refused (failed); not sent in safe mode or to a customer who opted out; "
+              "received from a customer.", ["outcome"])
 for _outcome in SMS_OUTCOMES:
     SMS.labels(_outcome)
 

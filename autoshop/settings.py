@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "crm",
     "voice",
     "reminders",
+    "texts",
 ]
 
 MIDDLEWARE = [
@@ -246,6 +247,12 @@ REMINDER_SAFE_MODE = fail_safe_flag(REMINDER_SAFE_MODE_RAW)
 REMINDER_ALLOWED_NUMBERS = env.list("REMINDER_ALLOWED_NUMBERS", default=[])
 REMINDER_PACE_SECONDS = env.float("REMINDER_PACE_SECONDS", default=1.0)
 REMINDER_HOUR = env.int("REMINDER_HOUR", default=9)
+
+# --- Text messages -------------------------------------------------------------------------------
+# Texts go out from TWILIO_PHONE_NUMBER under the reminder calls' safe mode and allowlist
+# (REMINDER_SAFE_MODE, REMINDER_ALLOWED_NUMBERS); a customer who replied STOP is never texted.
+SMS_CONFIRMATIONS = env.bool("SMS_CONFIRMATIONS", default=True)  # after a call books, moves or cancels
+SMS_REMINDERS = env.bool("SMS_REMINDERS", default=True)  # after a reminder call that reached no one
 
 # --- Retention ----------------------------------------------------------------------------------
 # Call logs (transcripts) and reminder attempts older than this are deleted by `manage.py purge_records`

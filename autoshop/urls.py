@@ -15,5 +15,6 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("twilio/reminder/", include("reminders.urls")),
+    path("twilio/", include("texts.urls")),
     path("twilio/", include("voice.urls")),
 ]

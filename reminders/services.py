@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from autoshop import metrics
 from autoshop.env_rules import fail_safe_flag
 from crm.models import Appointment, CallLog, CallOutcome
 from crm.phones import mask_phone, try_normalize_phone
+from reminders.events import reminder_unanswered
 from reminders.models import ReminderAttempt, ReminderOutcome
 from reminders.selectors import reminders_due, shop_tomorrow
 from scheduling.spoken import spoken_time
@@ -166,6 +168,7 @@ CONVERSATION_OUTCOMES: dict[str, str] = {CallOutcome.CONFIRMED: ReminderOutcome.
                          CallOutcome.CANCELLED: ReminderOutcome.CANCELLED}
 MACHINE = frozenset({"machine_end_beep", "machine_end_silence", "machine_end_other"})
 LIVE = (ReminderOutcome.PENDING, ReminderOutcome.DIALLING)
+REACHED_NO_ONE = frozenset({ReminderOutcome.NO_ANSWER, ReminderOutcome.BUSY, ReminderOutcome.VOICEMAIL})
 
 
 def _advance(attempt: ReminderAttempt, outcome: str, *, only_from: tuple[str, ...], detail: str = "") -> bool:
@@ -177,6 +180,9 @@ def _advance(attempt: ReminderAttempt, outcome: str, *, only_from: tuple[str, ..
     changed = ReminderAttempt.objects.filter(pk=attempt.pk, outcome__in=only_from).update(**fields) == 1
     if changed:
         metrics.reminder_outcome(outcome)
+        if outcome in REACHED_NO_ONE:  # once per attempt: the compare-and-set above changed it
+            transaction.on_commit(partial(reminder_unanswered.send, sender=ReminderAttempt, attempt_id=attempt.pk,
+                                          appointment_id=attempt.appointment_id, outcome=outcome), robust=True)
     attempt.refresh_from_db()
     return changed
 

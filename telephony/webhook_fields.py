@@ -1,4 +1,4 @@
-"""The fields of Twilio's voice webhooks, read strictly. A signature proves a request came from Twilio,
+"""The fields of Twilio's voice and messaging webhooks, read strictly. A signature proves a request came from Twilio,
 not that every field is one our code can take (a 30-digit `CallDuration` overflows a timedelta): each
 reader returns the value in its expected shape, or a neutral value ("" / None) when it is not."""
 
@@ -8,6 +8,8 @@ from django.conf import settings
 from phonenumbers import NumberParseException, PhoneNumberFormat, format_number, is_possible_number, parse
 
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")  # SMS and MMS
+MAX_MESSAGE_CHARS = 1600  # Twilio's own limit on a message body
 MAX_PHONE_CHARS = 32
 MAX_CALL_SECONDS = 24 * 60 * 60  # a billed duration over a day is no phone call of ours
 
@@ -68,3 +70,27 @@ def attestation(value: str | None) -> str:
 def answered_by(value: str | None) -> str:
     """Answering-machine detection's verdict (`AnsweredBy`), or "" when it is none Twilio sends."""
     return value if value in ANSWERED_BY else ""
+
+# `MessageStatus` of Twilio's message status callbacks (and `SmsStatus`, its older name).
+MESSAGE_STATUSES = frozenset({"accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered",
+                              "failed", "canceled", "read", "receiving", "received", "partially_delivered"})
+
+
+def message_sid(value: str | None) -> str:
+    """`SM` (or `MM`) + 32 lowercase hex digits, or ""."""
+    return value if value and MESSAGE_SID.fullmatch(value) else ""
+
+
+def message_status(value: str | None) -> str:
+    """Twilio's `MessageStatus`, or "" when it is none of them."""
+    return value if value in MESSAGE_STATUSES else ""
+
+
+def error_code(value: str | None) -> str:
+    """Twilio's numeric `ErrorCode` (e.g. `30003`), or ""."""
+    return value if value and len(value) <= 8 and value.isascii() and value.isdecimal() else ""
+
+
+def message_body(value: str | None) -> str:
+    """The text a customer sent, capped at Twilio's 1,600 characters, without NUL characters."""
+    return (value or "")[:MAX_MESSAGE_CHARS].replace("\x00", "")

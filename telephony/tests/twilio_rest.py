@@ -1,6 +1,6 @@
-"""A local server speaking the part of Twilio's REST API we use (create a call, update a live call),
-for the real `twilio` client pointed at it (`client.api.base_url = fake.url`, or TWILIO_API_BASE_URL).
-Threaded, so it serves sync and async tests alike; records every request it accepts."""
+"""A local server speaking the part of Twilio's REST API we use (create a call, update a live call,
+send a text message), for the real `twilio` client pointed at it (`client.api.base_url = fake.url`, or
+TWILIO_API_BASE_URL). Threaded, so it serves sync and async tests alike; records every request it accepts."""
 
 import base64
 import json
@@ -36,15 +36,23 @@ AUTHENTICATE = TwilioError(401, 20003, "Authenticate")
 NOT_FOUND = TwilioError(404, 20404, "The requested resource was not found")
 NO_TO = TwilioError(400, 21201, "No 'To' number is specified")
 NO_FROM = TwilioError(400, 21213, "No 'From' number is specified")
+SERVER_ERROR = TwilioError(500, 20500, "Internal Server Error")
+# The Messages API's own refusals.
+MESSAGE_NO_TO = TwilioError(400, 21604, "A 'To' phone number is required.")
+MESSAGE_NO_FROM = TwilioError(400, 21603, "A 'From' phone number is required.")
+MESSAGE_NO_BODY = TwilioError(400, 21602, "Message body is required.")
+UNSUBSCRIBED = TwilioError(400, 21610, "Attempt to send to unsubscribed recipient")
 
 
 class FakeTwilioREST:
-    """`POST /2010-04-01/Accounts/{AC}/Calls.json` (create, 201) and `.../Calls/{CA}.json` (update, 200),
-    with Basic auth checked (401 otherwise). Use as a context manager; `.url` is its base URL.
+    """`POST /2010-04-01/Accounts/{AC}/Calls.json` (create, 201), `.../Calls/{CA}.json` (update, 200) and
+    `.../Messages.json` (send a text, 201), with Basic auth checked (401 otherwise). Use as a context
+    manager; `.url` is its base URL.
 
-    `created` holds each accepted create's form (lists, so a repeated `StatusCallbackEvent` keeps every
-    value) and `updates` each `(call_sid, form)`. `fail_next(error)` makes the next create (or,
-    with `on="update"`, the next update) answer with that error; `delay` slows every answer."""
+    `created` holds each accepted call create's form (lists, so a repeated `StatusCallbackEvent` keeps every
+    value), `updates` each `(call_sid, form)` and `texts` each accepted message's form. `fail_next(error)`
+    makes the next create (or, with `on="update"` / `on="message"`, the next update / text) answer with that
+    error; `delay` slows every answer."""
 
     def __init__(self, account_sid: str = "AC" + "0" * 32, auth_token: str = "test-auth-token",
                  delay: float = 0.0) -> None:
@@ -53,15 +61,17 @@ class FakeTwilioREST:
         self.delay = delay
         self.created: list[Form] = []
         self.updates: list[tuple[str, Form]] = []
+        self.texts: list[Form] = []
         self.calls: dict[str, dict[str, Any]] = {}  # call sid -> the Call JSON last returned
+        self.messages: dict[str, dict[str, Any]] = {}  # message sid -> the Message JSON returned
         self.rejected: list[tuple[str, int]] = []  # (path, HTTP status) of requests answered with an error
         self.url = ""
-        self._failures: dict[str, list[TwilioError]] = {"create": [], "update": []}
+        self._failures: dict[str, list[TwilioError]] = {"create": [], "update": [], "message": []}
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
 
     def fail_next(self, error: TwilioError = INVALID_TO, *, on: str = "create") -> None:
-        """The next `on` request ("create" or "update") gets `error` instead of success."""
+        """The next `on` request ("create", "update" or "message") gets `error` instead of success."""
         with self._lock:
             self._failures[on].append(error)
 
@@ -111,7 +121,10 @@ class FakeTwilioREST:
         return auth == expected
 
     def _route(self, path: str) -> tuple[str, str | None] | None:
-        """("create", None) or ("update", call_sid) for our account's Calls URLs, else None."""
+        """("create", None) or ("update", call_sid) for our account's Calls URLs, ("message", None) for its
+        Messages URL, else None."""
+        if path == f"{API}{self.account_sid}/Messages.json":
+            return "message", None
         calls = f"{API}{self.account_sid}/Calls"
         if path == calls + ".json":
             return "create", None
@@ -126,6 +139,11 @@ class FakeTwilioREST:
                 self.rejected.append((path, error.status))
                 return error.status, error.body()
             kind, call_sid = self._route(path) or ("", None)
+            if kind == "message":
+                self.texts.append(form)
+                sid = "SM" + uuid.uuid4().hex
+                self.messages[sid] = self._message(sid, form)
+                return 201, self.messages[sid]
             if kind == "create":
                 self.created.append(form)
                 sid = "CA" + uuid.uuid4().hex
@@ -146,12 +164,24 @@ class FakeTwilioREST:
         kind, call_sid = route
         if self._failures[kind]:
             return self._failures[kind].pop(0)
+        if kind == "message":
+            return self._message_error(form)
         if kind == "create" and not form.get("To", [""])[0]:
             return NO_TO
         if kind == "create" and not form.get("From", [""])[0]:
             return NO_FROM
         if kind == "update" and not (call_sid or "").startswith("CA"):
             return NOT_FOUND
+        return None
+
+    @staticmethod
+    def _message_error(form: Form) -> TwilioError | None:
+        if not form.get("To", [""])[0]:
+            return MESSAGE_NO_TO
+        if not form.get("From", [""])[0] and not form.get("MessagingServiceSid", [""])[0]:
+            return MESSAGE_NO_FROM
+        if not form.get("Body", [""])[0] and not form.get("MediaUrl"):
+            return MESSAGE_NO_BODY
         return None
 
     def _fetch(self, path: str, auth: str) -> tuple[int, dict[str, Any]]:
@@ -182,3 +212,18 @@ class FakeTwilioREST:
         })
         call.update({"status": status, "date_updated": now})
         return call
+
+    def _message(self, sid: str, form: Form) -> dict[str, Any]:
+        """A Message resource shaped like Twilio's answer to a create: queued, not yet priced or sent."""
+        now = format_datetime(datetime.now(UTC), usegmt=True)
+        body = form.get("Body", [""])[0]
+        return {
+            "sid": sid, "account_sid": self.account_sid, "messaging_service_sid": None,
+            "to": form.get("To", [""])[0], "from": form.get("From", [""])[0], "body": body,
+            "status": "queued", "direction": "outbound-api", "api_version": "2010-04-01",
+            "num_segments": str(max(1, -(-len(body) // 153) if len(body) > 160 else 1)), "num_media": "0",
+            "price": None, "price_unit": "USD", "error_code": None, "error_message": None,
+            "date_created": now, "date_updated": now, "date_sent": None,
+            "uri": f"{API}{self.account_sid}/Messages/{sid}.json",
+            "subresource_uris": {"media": f"{API}{self.account_sid}/Messages/{sid}/Media.json"},
+        }
