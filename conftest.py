@@ -29,6 +29,14 @@ def _fresh_cache() -> Iterator[None]:
     calendars._unreachable_until = 0.0
 
 
+@pytest.fixture(autouse=True)
+def _no_recordings(settings, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Calls are not recorded unless a test turns RECORD_CALLS on; what one records goes to a temporary
+    MEDIA_ROOT, never the checkout's."""
+    settings.RECORD_CALLS = False
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+
+
 def closed_port() -> int:
     """A local port nothing listens on (a service that is down)."""
     with socket.socket() as s:

@@ -1,0 +1,153 @@
+"""The call as the caller heard it, for the call log: one stereo WAV per call, the caller on the left
+channel and the agent on the right.
+
+`CallRecorder` is pure (no I/O, no clock): the consumer feeds it the caller's media frames at their
+Twilio timestamps and the messages it sent to Twilio at the stream time it sent them. Twilio plays
+agent audio as it arrives, or after the audio already buffered; a `clear` drops what had not played
+yet. The recorder keeps the same model of Twilio's buffer (the one the mark echoes confirm), so
+speech the caller interrupted is cut where they cut in. Network delay (tens of ms) is not modelled.
+
+Memory is bounded: both sides are kept as mu-law (8 KB a second each) up to `MAX_SECONDS`, and the
+WAV is written to a temporary file in pieces. `recording_save` stores it through Django's storage API
+when the call ends; a call whose stream reconnected gets the new part appended to its first one.
+"""
+
+import base64
+import binascii
+import json
+import logging
+import tempfile
+import wave
+from typing import IO
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+
+from crm.phones import mask_phone
+from crm.selectors import call_log_recording_name
+from crm.services import call_log_recording_attach
+from voice.audio import audioop
+
+logger = logging.getLogger(__name__)
+
+RATE = 8000
+SAMPLES_PER_MS = RATE // 1000
+MULAW_SILENCE = 0xFF
+MAX_SECONDS = 60 * 60
+"""Longest recording kept: 2 x 28.8 MB of mu-law. Audio past it is not recorded (the call goes on)."""
+WRITE_SECONDS = 10  # decoded and written to the WAV this much at a time
+
+
+class CallRecorder:
+    """One stream's audio, both sides, on one timeline in ms since the stream started."""
+
+    def __init__(self, *, max_seconds: int = MAX_SECONDS) -> None:
+        self._caller = bytearray()  # mu-law, one byte a sample, index = ms * 8
+        self._agent = bytearray()
+        self._buffered_until = 0  # sample where the agent audio already sent to Twilio runs out
+        self._limit = max_seconds * RATE
+        self.truncated = False  # audio past `max_seconds` was left out
+
+    def caller_audio(self, timestamp_ms: int, payload: bytes) -> None:
+        """A caller media frame, at its Twilio timestamp (gaps between frames are silence)."""
+        self._place(self._caller, timestamp_ms * SAMPLES_PER_MS, payload)
+
+    def agent_audio(self, at_ms: float, payload: bytes) -> None:
+        """Agent audio sent at `at_ms`: it plays now, or once the audio sent before it has played."""
+        start = max(round(at_ms * SAMPLES_PER_MS), self._buffered_until)
+        self._place(self._agent, start, payload)
+        self._buffered_until = start + len(payload)
+
+    def cleared(self, at_ms: float) -> None:
+        """A `clear` at `at_ms`: the agent audio not yet played is gone."""
+        cut = round(at_ms * SAMPLES_PER_MS)
+        if cut < self._buffered_until:
+            del self._agent[cut:]
+            self._buffered_until = cut
+
+    def sent(self, text: str, at_ms: float) -> None:
+        """A message the consumer sent to Twilio: its audio (`media`) or a `clear`; others are ignored."""
+        if '"media"' not in text and '"clear"' not in text:
+            return  # a mark: nothing to hear
+        try:
+            message = json.loads(text)
+            if message.get("event") == "media":
+                self.agent_audio(at_ms, base64.b64decode(message["media"]["payload"]))
+            elif message.get("event") == "clear":
+                self.cleared(at_ms)
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            return  # we built it (twilio_protocol): not expected; a recording never breaks the call
+
+    def samples(self, end_ms: float) -> int:
+        """The recording's length at `end_ms`: the stream's length, or the caller's last frame if later."""
+        return min(max(round(end_ms * SAMPLES_PER_MS), len(self._caller)), self._limit)
+
+    def write_wav(self, out: IO[bytes], end_ms: float, before: IO[bytes] | None = None) -> float:
+        """Write the stereo WAV (16-bit, 8 kHz; caller left, agent right) of the stream ended at `end_ms`,
+        after the frames of the WAV `before` (an earlier part of the call). Its length in seconds."""
+        total = self.samples(end_ms)
+        with wave.open(out, "wb") as wav:
+            wav.setnchannels(2)
+            wav.setsampwidth(2)
+            wav.setframerate(RATE)
+            if before is not None:
+                with wave.open(before, "rb") as earlier:
+                    while frames := earlier.readframes(WRITE_SECONDS * RATE):
+                        wav.writeframes(frames)
+            step = WRITE_SECONDS * RATE
+            for start in range(0, total, step):
+                wav.writeframes(_stereo(_piece(self._caller, start, min(step, total - start)),
+                                        _piece(self._agent, start, min(step, total - start))))
+            return wav.getnframes() / RATE
+
+    def _place(self, track: bytearray, start: int, audio: bytes) -> None:
+        if start < 0 or not audio:
+            return
+        if start + len(audio) > self._limit:
+            self.truncated = True
+            audio = audio[:max(self._limit - start, 0)]
+            if not audio:
+                return
+        if start > len(track):
+            track.extend(bytes([MULAW_SILENCE]) * (start - len(track)))
+        track[start:start + len(audio)] = audio
+
+
+def _piece(track: bytearray, start: int, length: int) -> bytes:
+    """`length` mu-law samples of `track` from `start`, silence where it has none."""
+    part = bytes(track[start:start + length])
+    return part + bytes([MULAW_SILENCE]) * (length - len(part))
+
+
+def _stereo(left: bytes, right: bytes) -> bytes:
+    """Two mu-law mono pieces of one length as 16-bit interleaved stereo."""
+    return audioop.add(audioop.tostereo(audioop.ulaw2lin(left, 2), 2, 1, 0),
+                       audioop.tostereo(audioop.ulaw2lin(right, 2), 2, 0, 1), 2)
+
+
+def recording_save(*, call_sid: str, caller: str | None, recorder: CallRecorder, end_ms: float) -> str:
+    """Store the stream's recording (appended to the call's earlier part, if it has one) and point the call
+    log at it; the stored name, or "" when it could not be saved (logged: the call log stands without it).
+    Blocking (file and database I/O): run it in a thread."""
+    try:
+        earlier = call_log_recording_name(call_sid=call_sid)
+        with tempfile.TemporaryFile() as out:
+            if earlier:
+                with default_storage.open(earlier, "rb") as before:
+                    seconds = recorder.write_wav(out, end_ms, before)
+            else:
+                seconds = recorder.write_wav(out, end_ms)
+            out.seek(0)
+            name = call_log_recording_attach(call_sid=call_sid, content=File(out, name=f"{call_sid}.wav"),
+                                             replaces=earlier)
+    except Exception:
+        logger.exception("call %s from %s: the recording could not be saved; the call log stands without it",
+                         call_sid, mask_phone(caller))
+        return ""
+    if not name:
+        logger.warning("call %s from %s: the call log changed while its recording was saved; not attached",
+                       call_sid, mask_phone(caller))
+        return ""
+    logger.info("call %s: recording saved (%.1f s%s)", call_sid, seconds,
+                ", cut at the length limit" if recorder.truncated else "")
+    return name
