@@ -100,7 +100,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             return
         elif isinstance(event, twilio.MediaReceived):
             if self.recorder is not None:
-                self.recorder.caller_audio(event.timestamp_ms, event.payload)
+                self.recorder.caller_audio(event.timestamp_ms, event.payload, self._recording_ms())
             await self.session.on_media(event.payload)
         elif isinstance(event, twilio.MarkReceived):
             await self.session.on_mark(event.name)
@@ -162,7 +162,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         if not self.closing:  # a session winding down after the close has nobody to talk to
             await self.send(text_data=text)
             if self.recorder is not None:
-                self.recorder.sent(text, (time.monotonic() - self.recorded_from) * 1000)
+                self.recorder.sent(text, self._recording_ms())
 
     async def _hang_up(self) -> None:
         """The agent is done (goodbye, transfer): close the stream; Twilio runs `<Connect action>`,
@@ -193,6 +193,9 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             logger.exception("call %s: the call log could not be written", record.call_sid)
         self._save_recording(record.call_sid)
 
+    def _recording_ms(self) -> float:
+        return (time.monotonic() - self.recorded_from) * 1000
+
     def _save_recording(self, call_sid: str) -> None:
         """Write the recording in a thread of its own, after the call: the stream's close never waits for it."""
         recorder, self.recorder = self.recorder, None
@@ -200,7 +203,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             return
         save = database_sync_to_async(recording_save, thread_sensitive=False)
         task = asyncio.create_task(save(call_sid=call_sid, caller=self.errors.caller, recorder=recorder,
-                                        end_ms=(time.monotonic() - self.recorded_from) * 1000))
+                                        end_ms=self._recording_ms()))
         _SAVING.add(task)
         task.add_done_callback(_SAVING.discard)
 

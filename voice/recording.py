@@ -2,7 +2,9 @@
 channel and the agent on the right.
 
 `CallRecorder` is pure (no I/O, no clock): the consumer feeds it the caller's media frames at their
-Twilio timestamps and the messages it sent to Twilio at the stream time it sent them. Twilio plays
+Twilio timestamps and the messages it sent to Twilio at the time it sent them, both with the server's
+time since the stream started. One timeline for both sides: Twilio's media clock, which the server's
+time is mapped onto by the last caller frame (a frame arriving when its audio ends). Twilio plays
 agent audio as it arrives, or after the audio already buffered; a `clear` drops what had not played
 yet. The recorder keeps the same model of Twilio's buffer (the one the mark echoes confirm), so
 speech the caller interrupted is cut where they cut in. Network delay (tens of ms) is not modelled.
@@ -45,22 +47,26 @@ class CallRecorder:
         self._caller = bytearray()  # mu-law, one byte a sample, index = ms * 8
         self._agent = bytearray()
         self._buffered_until = 0  # sample where the agent audio already sent to Twilio runs out
+        self._media_ahead_ms = 0.0  # Twilio's media clock minus the server's time, as of the last caller frame
         self._limit = max_seconds * RATE
         self.truncated = False  # audio past `max_seconds` was left out
 
-    def caller_audio(self, timestamp_ms: int, payload: bytes) -> None:
-        """A caller media frame, at its Twilio timestamp (gaps between frames are silence)."""
+    def caller_audio(self, timestamp_ms: int, payload: bytes, at_ms: float | None = None) -> None:
+        """A caller media frame, at its Twilio timestamp (gaps between frames are silence), received at
+        `at_ms` of the server's time (None: the clocks are taken to agree)."""
         self._place(self._caller, timestamp_ms * SAMPLES_PER_MS, payload)
+        if at_ms is not None:
+            self._media_ahead_ms = timestamp_ms + len(payload) / SAMPLES_PER_MS - at_ms
 
     def agent_audio(self, at_ms: float, payload: bytes) -> None:
-        """Agent audio sent at `at_ms`: it plays now, or once the audio sent before it has played."""
-        start = max(round(at_ms * SAMPLES_PER_MS), self._buffered_until)
+        """Agent audio sent at `at_ms` (server time): it plays now, or once the audio sent before it has played."""
+        start = max(round((at_ms + self._media_ahead_ms) * SAMPLES_PER_MS), self._buffered_until)
         self._place(self._agent, start, payload)
         self._buffered_until = start + len(payload)
 
     def cleared(self, at_ms: float) -> None:
-        """A `clear` at `at_ms`: the agent audio not yet played is gone."""
-        cut = round(at_ms * SAMPLES_PER_MS)
+        """A `clear` at `at_ms` (server time): the agent audio not yet played is gone."""
+        cut = max(round((at_ms + self._media_ahead_ms) * SAMPLES_PER_MS), 0)
         if cut < self._buffered_until:
             del self._agent[cut:]
             self._buffered_until = cut
@@ -79,8 +85,8 @@ class CallRecorder:
             return  # we built it (twilio_protocol): not expected; a recording never breaks the call
 
     def samples(self, end_ms: float) -> int:
-        """The recording's length at `end_ms`: the stream's length, or the caller's last frame if later."""
-        return min(max(round(end_ms * SAMPLES_PER_MS), len(self._caller)), self._limit)
+        """The recording's length when the stream ended at `end_ms` (server time)."""
+        return min(max(round((end_ms + self._media_ahead_ms) * SAMPLES_PER_MS), len(self._caller), 0), self._limit)
 
     def write_wav(self, out: IO[bytes], end_ms: float, before: IO[bytes] | None = None) -> float:
         """Write the stereo WAV (16-bit, 8 kHz; caller left, agent right) of the stream ended at `end_ms`,

@@ -103,6 +103,17 @@ def test_agent_audio_still_buffered_when_the_call_ends_is_not_in_the_recording()
     assert loud_ms(right) == [(1000, 1500)]
 
 
+def test_the_agent_is_placed_on_twilios_media_clock_when_the_servers_runs_ahead_of_it() -> None:
+    recorder = CallRecorder()
+    for n in range(100):  # frames 20 ms apart by their timestamps, arriving 21 ms apart by the server's clock
+        recorder.caller_audio(n * 20, tone(20) if n == 99 else bytes([0xFF]) * 160, at_ms=n * 21 + 20)
+    recorder.agent_audio(2099, tone(100))  # sent as frame 99 arrived: 2 s on the media clock, 2.099 s on the server's
+    recorder.cleared(2149)
+    left, right, wav = channels(recorder, 2599)
+    assert loud_ms(left) == [(1980, 2000)] and loud_ms(right) == [(2000, 2050)]
+    assert wav.getnframes() == 2500 * 8  # the stream's end, on the media clock too
+
+
 def test_the_wire_messages_are_read_media_placed_marks_ignored_and_clear_cuts() -> None:
     recorder = CallRecorder()
     recorder.sent(twilio.media_message("MZ1", tone(100)), 500)
