@@ -106,6 +106,34 @@ async def test_a_call_is_recorded_in_stereo_the_caller_left_and_the_agent_right_
     assert "Traceback" not in recording_server.log_text()
 
 
+async def test_a_greeting_the_caller_talks_over_is_cut_in_the_recording_where_they_cut_in(
+        recording_server: LiveServer, folder: Path) -> None:
+    said = speech("I need an oil change")
+    async with Caller(recording_server) as call:
+        await call.heard()  # the greeting has begun
+        await asyncio.sleep(1.0)
+        first_frame = call._chunk + 1
+        await call.say(said)  # over the greeting: the agent clears Twilio's buffer
+        said_until = (call._chunk + 1) * 0.02
+        await call.heard()
+        await call.quiet()
+
+    name = await asyncio.to_thread(_recording_name, recording_server, call.call_sid)
+    assert name, recording_server.log_text()[-3000:]
+    with wave.open(str(folder / "media" / name), "rb") as wav:
+        frames = wav.readframes(wav.getnframes())
+    caller, agent = audioop.tomono(frames, 2, 1, 0), audioop.tomono(frames, 2, 0, 1)
+    (talked_from, _), = _loud_spans(caller)
+    heard_agent = _loud_spans(agent)
+    # The greeting (over 4 s when heard whole) stops within a second of the caller's first word, and the
+    # agent is silent from there until the caller has finished.
+    greeting_until = max(end for start, end in heard_agent if start < talked_from)
+    assert talked_from < greeting_until < talked_from + 1.0, (talked_from, heard_agent)
+    assert greeting_until < first_frame * 0.02 + 2.0
+    assert not [span for span in heard_agent if greeting_until < span[0] < said_until], heard_agent
+    assert any(start > said_until for start, _ in heard_agent), heard_agent  # the answer
+
+
 async def test_no_recording_is_made_when_record_calls_is_off(quiet_server: LiveServer, folder: Path) -> None:
     async with Caller(quiet_server) as call:
         await call.heard()
