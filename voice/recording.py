@@ -3,11 +3,13 @@ channel and the agent on the right.
 
 `CallRecorder` is pure (no I/O, no clock): the consumer feeds it the caller's media frames at their
 Twilio timestamps and the messages it sent to Twilio at the time it sent them, both with the server's
-time since the stream started. One timeline for both sides: Twilio's media clock, which the server's
-time is mapped onto by the last caller frame (a frame arriving when its audio ends). Twilio plays
-agent audio as it arrives, or after the audio already buffered; a `clear` drops what had not played
-yet. The recorder keeps the same model of Twilio's buffer (the one the mark echoes confirm), so
-speech the caller interrupted is cut where they cut in. Network delay (tens of ms) is not modelled.
+time since the stream started. One timeline for both sides: Twilio's media clock, onto which the
+server's time is mapped by the caller frames (each arrives once its audio has ended; a frame held up
+on the way moves the mapping only if the delay lasts, so a burst does not, a clock drift does). Twilio
+plays agent audio as it arrives, or after the audio it already holds; a `clear` drops what had not
+played yet. The recorder keeps that model of Twilio's buffer, so speech the caller interrupted is cut
+where they cut in. It does not read the mark echoes (the session's PlaybackTracker does, for the
+transcript): they would confirm the model a network delay later. That delay (tens of ms) is not modelled.
 
 Memory is bounded: both sides are kept as mu-law (8 KB a second each) up to `MAX_SECONDS`, and the
 WAV is written to a temporary file in pieces. `recording_save` stores it through Django's storage API
@@ -37,6 +39,9 @@ SAMPLES_PER_MS = RATE // 1000
 MULAW_SILENCE = 0xFF
 MAX_SECONDS = 60 * 60
 """Longest recording kept: 2 x 28.8 MB of mu-law. Audio past it is not recorded (the call goes on)."""
+MAX_DRIFT = 0.1
+"""How fast the server's time may drift from Twilio's media clock (s/s) before a late frame counts as
+drift rather than a delay on the way."""
 WRITE_SECONDS = 10  # decoded and written to the WAV this much at a time
 
 
@@ -47,7 +52,7 @@ class CallRecorder:
         self._caller = bytearray()  # mu-law, one byte a sample, index = ms * 8
         self._agent = bytearray()
         self._buffered_until = 0  # sample where the agent audio already sent to Twilio runs out
-        self._media_ahead_ms = 0.0  # Twilio's media clock minus the server's time, as of the last caller frame
+        self._media_ahead_ms: float | None = None  # Twilio's media clock minus the server's time
         self._limit = max_seconds * RATE
         self.truncated = False  # audio past `max_seconds` was left out
 
@@ -55,18 +60,22 @@ class CallRecorder:
         """A caller media frame, at its Twilio timestamp (gaps between frames are silence), received at
         `at_ms` of the server's time (None: the clocks are taken to agree)."""
         self._place(self._caller, timestamp_ms * SAMPLES_PER_MS, payload)
-        if at_ms is not None:
-            self._media_ahead_ms = timestamp_ms + len(payload) / SAMPLES_PER_MS - at_ms
+        if at_ms is None:
+            return
+        ahead = timestamp_ms + len(payload) / SAMPLES_PER_MS - at_ms
+        if self._media_ahead_ms is not None:  # the least delayed frame is the truest; a lasting change wins
+            ahead = max(ahead, self._media_ahead_ms - len(payload) / SAMPLES_PER_MS * MAX_DRIFT)
+        self._media_ahead_ms = ahead
 
     def agent_audio(self, at_ms: float, payload: bytes) -> None:
         """Agent audio sent at `at_ms` (server time): it plays now, or once the audio sent before it has played."""
-        start = max(round((at_ms + self._media_ahead_ms) * SAMPLES_PER_MS), self._buffered_until)
+        start = max(self._media_sample(at_ms), self._buffered_until)
         self._place(self._agent, start, payload)
         self._buffered_until = start + len(payload)
 
     def cleared(self, at_ms: float) -> None:
         """A `clear` at `at_ms` (server time): the agent audio not yet played is gone."""
-        cut = max(round((at_ms + self._media_ahead_ms) * SAMPLES_PER_MS), 0)
+        cut = self._media_sample(at_ms)
         if cut < self._buffered_until:
             del self._agent[cut:]
             self._buffered_until = cut
@@ -86,7 +95,7 @@ class CallRecorder:
 
     def samples(self, end_ms: float) -> int:
         """The recording's length when the stream ended at `end_ms` (server time)."""
-        return min(max(round((end_ms + self._media_ahead_ms) * SAMPLES_PER_MS), len(self._caller), 0), self._limit)
+        return min(max(self._media_sample(end_ms), len(self._caller)), self._limit)
 
     def write_wav(self, out: IO[bytes], end_ms: float, before: IO[bytes] | None = None) -> float:
         """Write the stereo WAV (16-bit, 8 kHz; caller left, agent right) of the stream ended at `end_ms`,
@@ -105,6 +114,10 @@ class CallRecorder:
                 wav.writeframes(_stereo(_piece(self._caller, start, min(step, total - start)),
                                         _piece(self._agent, start, min(step, total - start))))
             return wav.getnframes() / RATE
+
+    def _media_sample(self, at_ms: float) -> int:
+        """The sample of the media clock at `at_ms` of the server's time."""
+        return max(round((at_ms + (self._media_ahead_ms or 0.0)) * SAMPLES_PER_MS), 0)
 
     def _place(self, track: bytearray, start: int, audio: bytes) -> None:
         if start < 0 or not audio:

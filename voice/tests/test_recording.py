@@ -114,6 +114,17 @@ def test_the_agent_is_placed_on_twilios_media_clock_when_the_servers_runs_ahead_
     assert wav.getnframes() == 2500 * 8  # the stream's end, on the media clock too
 
 
+def test_caller_frames_held_up_on_the_way_do_not_move_the_agent() -> None:
+    recorder = CallRecorder()
+    for n in range(50):  # on time: each arrives as its 20 ms end
+        recorder.caller_audio(n * 20, bytes([0xFF]) * 160, at_ms=n * 20 + 20)
+    for n in range(50, 55):  # a burst: five frames held up 100 ms, arriving at once
+        recorder.caller_audio(n * 20, bytes([0xFF]) * 160, at_ms=1200)
+    recorder.agent_audio(1200, tone(100))
+    _, right, _ = channels(recorder, 2000)
+    assert loud_ms(right) == [(1190, 1290)]  # 10 ms of allowed drift off, not the 100 ms of the delay
+
+
 def test_the_wire_messages_are_read_media_placed_marks_ignored_and_clear_cuts() -> None:
     recorder = CallRecorder()
     recorder.sent(twilio.media_message("MZ1", tone(100)), 500)
