@@ -105,11 +105,11 @@ def call_log_finish(*, call_sid: str, transcript: list[dict[str, Any]], latency:
     return retry_once_on_lost_connection(write, what=f"call {call_sid}: call log finish")
 
 
-def call_log_recording_attach(*, call_sid: str, content: File, replaces: str = "") -> str:
+def call_log_recording_attach(*, call_sid: str, content: File, replaces: str = "", keep_replaced: bool = False) -> str:
     """Store the call's recording file and point its call log at it; the stored name. `replaces` is the
     recording the call log held when `content` was made (an earlier stream's part, which `content`
-    contains): it is deleted once the row points at the new file. "" (and the new file deleted) if the
-    call log is missing or now holds another recording."""
+    contains): it is deleted once the row points at the new file, unless `keep_replaced`. "" (and the new
+    file deleted) if the call log is missing or now holds another recording."""
     field = CallLog._meta.get_field("recording")
     storage = field.storage
     name = storage.save(field.generate_filename(None, content.name or f"{call_sid}.wav"), content)
@@ -123,7 +123,7 @@ def call_log_recording_attach(*, call_sid: str, content: File, replaces: str = "
     if not updated:
         storage.delete(name)
         return ""
-    if replaces:
+    if replaces and not keep_replaced:
         storage.delete(replaces)
     return name
 

@@ -151,14 +151,10 @@ def recording_save(*, call_sid: str, caller: str | None, recorder: CallRecorder,
     try:
         earlier = call_log_recording_name(call_sid=call_sid)
         with tempfile.TemporaryFile() as out:
-            if earlier:
-                with default_storage.open(earlier, "rb") as before:
-                    seconds = recorder.write_wav(out, end_ms, before)
-            else:
-                seconds = recorder.write_wav(out, end_ms)
+            seconds, kept = _write(recorder, out, end_ms, earlier, call_sid)
             out.seek(0)
             name = call_log_recording_attach(call_sid=call_sid, content=File(out, name=f"{call_sid}.wav"),
-                                             replaces=earlier)
+                                             replaces=earlier, keep_replaced=kept)
     except Exception:
         logger.exception("call %s from %s: the recording could not be saved; the call log stands without it",
                          call_sid, mask_phone(caller))
@@ -170,3 +166,18 @@ def recording_save(*, call_sid: str, caller: str | None, recorder: CallRecorder,
     logger.info("call %s: recording saved (%.1f s%s)", call_sid, seconds,
                 ", cut at the length limit" if recorder.truncated else "")
     return name
+
+
+def _write(recorder: CallRecorder, out: IO[bytes], end_ms: float, earlier: str, call_sid: str) -> tuple[float, bool]:
+    """The WAV of the call so far into `out`: the earlier part, then this stream's. (seconds, whether the
+    earlier part could not be read and its file is to be kept as it is, this part stored alone)."""
+    if earlier:
+        try:
+            with default_storage.open(earlier, "rb") as before:
+                return recorder.write_wav(out, end_ms, before), False
+        except (OSError, EOFError, wave.Error):
+            logger.warning("call %s: the earlier part of the recording (%s) could not be read; this part is "
+                           "stored alone and that file kept", call_sid, earlier, exc_info=True)
+            out.seek(0)
+            out.truncate()
+    return recorder.write_wav(out, end_ms), bool(earlier)

@@ -6,6 +6,7 @@ import wave
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
 
 from crm.models import CallLog
 from crm.tests.factories import CallLogFactory
@@ -186,6 +187,21 @@ def test_a_second_stream_of_the_call_is_appended_to_the_first_and_the_first_file
     with call.recording.open("rb") as stored:
         _, right, wav = channels(CallRecorder(), 0, before=stored.read())
     assert wav.getnframes() == 1500 * 8 and loud_ms(right) == [(1100, 1200)]
+
+
+@pytest.mark.django_db
+def test_an_earlier_part_that_cannot_be_read_is_kept_and_the_new_part_stored_alone(caplog) -> None:
+    call = CallLogFactory.create()
+    call.recording.save("broken.wav", ContentFile(b"not a wav file"), save=True)
+    broken = Path(call.recording.path)
+    second = CallRecorder()
+    second.agent_audio(100, tone(100))
+    name = recording_save(call_sid=call.call_sid, caller=None, recorder=second, end_ms=500)
+    assert name and broken.exists() and "could not be read" in caplog.text
+    call.refresh_from_db()
+    with call.recording.open("rb") as stored:
+        _, right, wav = channels(CallRecorder(), 0, before=stored.read())
+    assert wav.getnframes() == 500 * 8 and loud_ms(right) == [(100, 200)]
 
 
 @pytest.mark.django_db
