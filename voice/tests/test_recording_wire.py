@@ -134,6 +134,32 @@ async def test_a_greeting_the_caller_talks_over_is_cut_in_the_recording_where_th
     assert any(start > said_until for start, _ in heard_agent), heard_agent  # the answer
 
 
+async def test_a_call_whose_stream_reopens_keeps_one_recording_with_both_parts(
+        recording_server: LiveServer, folder: Path) -> None:
+    async with Caller(recording_server) as call:
+        await call.heard()  # the greeting
+        await call.quiet()
+        await call.follow_connect_action()  # the stream closed and Twilio opened the call's next one
+        first_name = await asyncio.to_thread(_recording_name, recording_server, call.call_sid)
+        assert first_name
+        with wave.open(str(folder / "media" / first_name), "rb") as wav:
+            first_frames = wav.getnframes()
+        await call.heard()  # "the line dropped for a moment, I'm back"
+        await call.quiet()
+    for _ in range(100):
+        name = await asyncio.to_thread(_recording_name, recording_server, call.call_sid)
+        if name != first_name:
+            break
+        await asyncio.sleep(0.1)
+    assert name != first_name and not (folder / "media" / first_name).exists()
+    with wave.open(str(folder / "media" / name), "rb") as wav:
+        frames = wav.readframes(wav.getnframes())
+    assert len(frames) // 4 > first_frames + 8000  # the first part, then a second's more at least
+    agent = audioop.tomono(frames, 2, 0, 1)
+    first, second = _loud_spans(agent[:first_frames * 2]), _loud_spans(agent[first_frames * 2:])
+    assert first and second, (first, second)
+
+
 async def test_no_recording_is_made_when_record_calls_is_off(quiet_server: LiveServer, folder: Path) -> None:
     async with Caller(quiet_server) as call:
         await call.heard()
