@@ -29,6 +29,19 @@ def _fresh_cache() -> Iterator[None]:
     calendars._unreachable_until = 0.0
 
 
+@pytest.fixture(scope="session")
+def _media_root(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(autouse=True)
+def _no_recordings(settings, _media_root: str) -> None:
+    """Calls are not recorded unless a test turns RECORD_CALLS on; stored files go to a temporary
+    MEDIA_ROOT, never the checkout's."""
+    settings.RECORD_CALLS = False
+    settings.MEDIA_ROOT = _media_root
+
+
 def closed_port() -> int:
     """A local port nothing listens on (a service that is down)."""
     with socket.socket() as s:

@@ -259,6 +259,24 @@ SMS_REMINDERS = env.bool("SMS_REMINDERS", default=True)  # after a reminder call
 # (run it daily); admin never deletes them.
 RECORD_RETENTION_DAYS = env.int("RECORD_RETENTION_DAYS", default=365)
 
+# --- Call recordings ------------------------------------------------------------------------------
+# One stereo WAV per call (caller left, agent right, as heard), stored through the default storage into
+# CallLog.recording. On by default in development only: production records once RECORD_CALLS is set.
+RECORD_CALLS = env.bool("RECORD_CALLS", default=DEBUG)
+RECORDING_NOTICE = env.str("RECORDING_NOTICE", default="This call may be recorded.")  # said after the greeting
+# Recordings older than this are deleted (files, and the call log's field cleared) by `purge_recordings`
+# and the daily retention run; the call log itself stays until RECORD_RETENTION_DAYS.
+RECORDING_RETENTION_DAYS = env.int("RECORDING_RETENTION_DAYS", default=90)
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
+MEDIA_URL = env.str("MEDIA_URL", default="media/")
+# Read by django-storages' S3 backend when MEDIA_STORAGE_BACKEND names it (credentials: boto3 reads
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment itself). Links are signed and expire.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None  # S3-compatible: MinIO, R2, Spaces
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+AWS_QUERYSTRING_AUTH = True
+AWS_DEFAULT_ACL = None  # private objects: the bucket's policy decides
+
 # --- Metrics (Prometheus, `/metrics`) -------------------------------------------------------------
 # Served to a request carrying `Authorization: Bearer <METRICS_TOKEN>` (when set), or with no Authorization
 # header from an address in METRICS_ALLOWED_IPS (addresses or networks; default this host only; empty: none).
@@ -278,7 +296,9 @@ if _MULTIPROC_DIR and not Path(_MULTIPROC_DIR).is_dir():
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static"))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Recordings: the file system (MEDIA_ROOT) unless MEDIA_STORAGE_BACKEND names another, e.g.
+    # django-storages' `storages.backends.s3.S3Storage`, configured by its AWS_* settings (README).
+    "default": {"BACKEND": env.str("MEDIA_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
     # collectstatic also writes gzip copies; the web process serves them itself (no proxy setup needed).
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }

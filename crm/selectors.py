@@ -10,7 +10,16 @@ from django.db import close_old_connections
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from crm.models import ACTIVE_STATUSES, BAY_STATUSES, SERVICE_MENU, Appointment, CalendarSync, Customer, Vehicle
+from crm.models import (
+    ACTIVE_STATUSES,
+    BAY_STATUSES,
+    SERVICE_MENU,
+    Appointment,
+    CalendarSync,
+    CallLog,
+    Customer,
+    Vehicle,
+)
 from scheduling.availability import Interval, free_starts
 from scheduling.calendars import staff_blocks
 from scheduling.shop import day_window
@@ -179,3 +188,8 @@ def appointment_ids_calendar_unsynced(*, limit: int = 200) -> list[int]:
     change first."""
     return list(Appointment.objects.exclude(calendar_sync=CalendarSync.SYNCED).order_by("updated_at")
                 .values_list("pk", flat=True)[:limit])
+
+
+def call_log_recording_name(*, call_sid: str) -> str:
+    """The stored name of the call's recording ("" if it has none yet, or no call log)."""
+    return CallLog.objects.filter(call_sid=call_sid).values_list("recording", flat=True).first() or ""

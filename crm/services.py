@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from vininfo import Vin
@@ -102,6 +103,29 @@ def call_log_finish(*, call_sid: str, transcript: list[dict[str, Any]], latency:
         return call
 
     return retry_once_on_lost_connection(write, what=f"call {call_sid}: call log finish")
+
+
+def call_log_recording_attach(*, call_sid: str, content: File, replaces: str = "", keep_replaced: bool = False) -> str:
+    """Store the call's recording file and point its call log at it; the stored name. `replaces` is the
+    recording the call log held when `content` was made (an earlier stream's part, which `content`
+    contains): it is deleted once the row points at the new file, unless `keep_replaced`. "" (and the new
+    file deleted) if the call log is missing or now holds another recording."""
+    field = CallLog._meta.get_field("recording")
+    storage = field.storage
+    name = storage.save(field.generate_filename(None, content.name or f"{call_sid}.wav"), content)
+    try:
+        updated = retry_once_on_lost_connection(
+            lambda: CallLog.objects.filter(call_sid=call_sid, recording=replaces).update(recording=name),
+            what=f"call {call_sid}: recording")
+    except DatabaseError:
+        storage.delete(name)  # no row points at it
+        raise
+    if not updated:
+        storage.delete(name)
+        return ""
+    if replaces and not keep_replaced:
+        storage.delete(replaces)
+    return name
 
 
 def call_appointment_record(*, call_sid: str, appointment: Appointment, action: str) -> CallAppointment:

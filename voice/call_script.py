@@ -59,17 +59,20 @@ def first_name(customer: dict[str, Any] | None) -> str:
 
 
 def greeting(identity: CallIdentity) -> str:
-    """The first words of a call: the reminder it is about, or a welcome (by name when known)."""
+    """The first words of a call: the reminder it is about, or a welcome (by name when known); when calls
+    are recorded, the RECORDING_NOTICE follows its first sentence."""
     name = first_name(identity.customer)
     shop = settings.SHOP_NAME
+    notice = settings.RECORDING_NOTICE.strip() if settings.RECORD_CALLS else ""
     if identity.reminder is not None:
         r = identity.reminder
-        return (f"Hi{' ' + name if name else ''}, this is {shop} calling to remind you about your "
-                f"{r['service'].lower()} for your {r['vehicle']} on {r['when']}. Can you still make it? "
-                "You can also press 1 to confirm, 2 to reschedule, or 3 to cancel.")
-    if name:
-        return f"Hi {name}, thanks for calling {shop}. How can I help you today?"
-    return f"Thanks for calling {shop}. How can I help you today?"
+        first = (f"Hi{' ' + name if name else ''}, this is {shop} calling to remind you about your "
+                 f"{r['service'].lower()} for your {r['vehicle']} on {r['when']}.")
+        rest = "Can you still make it? You can also press 1 to confirm, 2 to reschedule, or 3 to cancel."
+    else:
+        first = f"Hi {name}, thanks for calling {shop}." if name else f"Thanks for calling {shop}."
+        rest = "How can I help you today?"
+    return " ".join(part for part in (first, notice, rest) if part)
 
 
 def reminder_confirmed(reminder: dict[str, Any]) -> str:

@@ -1,6 +1,8 @@
 """The Twilio media-stream WebSocket: checks who is calling, then hands events to a CallSession."""
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -24,6 +26,7 @@ from voice.call_record import CallIdentity, SessionStore
 from voice.call_script import FIXED_PHRASES
 from voice.phrases import PhraseCache
 from voice.providers.factory import make_chat, make_stt, make_tts
+from voice.recording import CallRecorder, recording_save
 from voice.session import CallSession
 from voice.stream_limits import CLOSE_PROTOCOL_ERRORS, CLOSE_TOKEN_REFUSED, ProtocolErrors
 from voice.twilio_order import StreamOrder
@@ -34,6 +37,7 @@ logger = logging.getLogger(__name__)
 # state); rendered at start-up (autoshop.startup).
 CALL_PHRASES = FIXED_PHRASES | registry.fillers()
 PHRASES = PhraseCache(set(CALL_PHRASES))
+_SAVING: set[asyncio.Task[str]] = set()  # recordings being written after their calls (held against GC)
 
 
 class MediaStreamConsumer(AsyncWebsocketConsumer):
@@ -41,6 +45,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
     rate-limited); too many of them end the stream, as does a `start` without its valid token."""
 
     session: CallSession | None = None
+    recorder: CallRecorder | None = None  # RECORD_CALLS: both sides as heard, saved when the stream ends
+    recorded_from = 0.0  # time.monotonic() at the stream's start: the recording's zero
     closing = False  # we closed the stream: what is still in flight is dropped unread
     # A call's stream talks only to Twilio and its providers: it needs no channel-layer inbox, and
     # a Redis read timeout in one (e.g. while the offline engines keep the CPU busy) must not end it.
@@ -93,6 +99,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         elif self.session is None:
             return
         elif isinstance(event, twilio.MediaReceived):
+            if self.recorder is not None:
+                self.recorder.caller_audio(event.timestamp_ms, event.payload, self._recording_ms())
             await self.session.on_media(event.payload)
         elif isinstance(event, twilio.MarkReceived):
             await self.session.on_mark(event.name)
@@ -143,6 +151,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         identity = CallIdentity(call_sid=event.call_sid, stream_sid=event.stream_sid, caller=caller,
                                 direction=direction, customer=customer, reminder=reminder,
                                 attestation=attestation(params.get("attestation")))
+        if settings.RECORD_CALLS:
+            self.recorder, self.recorded_from = CallRecorder(), time.monotonic()
         self.session = CallSession(identity=identity, send=self._send_text, stt=make_stt(), chat=make_chat(),
                                    tts=make_tts(), tools=registry, store=SessionStore(), phrases=PHRASES,
                                    on_hangup=self._hang_up)
@@ -151,6 +161,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
     async def _send_text(self, text: str) -> None:
         if not self.closing:  # a session winding down after the close has nobody to talk to
             await self.send(text_data=text)
+            if self.recorder is not None:
+                self.recorder.sent(text, self._recording_ms())
 
     async def _hang_up(self) -> None:
         """The agent is done (goodbye, transfer): close the stream; Twilio runs `<Connect action>`,
@@ -179,6 +191,21 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
                 protocol_errors=self.errors.take_unrecorded())
         except DatabaseError:  # already retried once on a fresh connection; the stream must still close
             logger.exception("call %s: the call log could not be written", record.call_sid)
+        self._save_recording(record.call_sid)
+
+    def _recording_ms(self) -> float:
+        return (time.monotonic() - self.recorded_from) * 1000
+
+    def _save_recording(self, call_sid: str) -> None:
+        """Write the recording in a thread of its own, after the call: the stream's close never waits for it."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return
+        save = database_sync_to_async(recording_save, thread_sensitive=False)
+        task = asyncio.create_task(save(call_sid=call_sid, caller=self.errors.caller, recorder=recorder,
+                                        end_ms=self._recording_ms()))
+        _SAVING.add(task)
+        task.add_done_callback(_SAVING.discard)
 
     async def disconnect(self, code: int) -> None:
         self.closing = True

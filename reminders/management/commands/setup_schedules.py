@@ -23,4 +23,5 @@ class Command(BaseCommand):
         self.stdout.write(f"{sweep.name}: every {sweep.minutes} minutes")
         retention = ensure_retention_schedule()
         self.stdout.write(f"{retention.name}: daily at 03:00, deletes records older than "
-                          f"{settings.RECORD_RETENTION_DAYS} days")
+                          f"{settings.RECORD_RETENTION_DAYS} days and recordings older than "
+                          f"{settings.RECORDING_RETENTION_DAYS} days")
