@@ -204,7 +204,7 @@ class OfflineBrain:
             cars = turn.vehicles or []
             if not turn.named:
                 return _ask(turn, Pending.NAME, f"I'll need a few details first. {ASK_NAME}")
-            if not cars and name != "add_vehicle":
+            if not cars and name != "add_vehicle" and not turn.cars_private:
                 thanks = f"Thanks, {str(result.get('name', '')).split(' ')[0]}. " if name == "update_customer" else ""
                 return _ask(turn, Pending.CAR, thanks + ASK_NEW_CAR)
             if len(cars) > 1 and name == "list_vehicles":

@@ -85,6 +85,7 @@ class Turn:
             offered = None  # the caller changed the service or the day since: the slot must be checked again
         listed = next((r.result for r in reversed(self.tool_results) if r.name == "list_vehicles"), None)
         self.vehicles: list[dict[str, Any]] | None = listed.get("vehicles", []) if listed is not None else None
+        self.cars_private = listed is not None and listed.get("needs") == "verification"  # on record, not for us
         added = [r.result for r in self.tool_results if r.name == "add_vehicle" and r.result.get("added")]
         if added:
             self.vehicles = [*(self.vehicles or []), *[a for a in added if a not in (self.vehicles or [])]]

@@ -548,3 +548,16 @@ async def test_with_no_front_desk_a_request_for_a_person_is_answered_with_a_mess
 
     answer = await Conversation(NoDesk()).say("can I talk to a real person?")
     assert "Connecting you" not in answer and "message" in answer, answer
+
+
+async def test_a_known_caller_whose_cars_are_private_until_verified_is_not_asked_for_a_car() -> None:
+    class PrivateCars(FakeShop):
+        def run(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+            if name == "list_vehicles":
+                self.calls.append((name, args))
+                return {"error": "Ask the security question first.", "needs": "verification"}
+            return super().run(name, args)
+
+    talk = Conversation(PrivateCars())
+    await talk.say("oil change tomorrow")
+    assert (await talk.say("10 am")) == "To confirm: oil change on Tuesday, November 24 at 10 AM. Shall I book it?"
