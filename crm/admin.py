@@ -4,7 +4,9 @@ every time in shop time and every number as people write it, see what each call 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.db.models import Case, Count, Model, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
@@ -100,6 +102,12 @@ class LabelledAdmin(admin.ModelAdmin):
     def object_label(self, obj: Any) -> str:
         return str(obj)
 
+    @admin.display(description=SafeString('<input type="checkbox" id="action-toggle">'))
+    def action_checkbox(self, obj: Any) -> SafeString:
+        """The list's row checkbox, read out (aria-label) by the object's desk label too."""
+        attrs = {"class": "action-select", "aria-label": f"Select this object for an action - {self.object_label(obj)}"}
+        return forms.CheckboxInput(attrs, lambda value: False).render(helpers.ACTION_CHECKBOX_NAME, str(obj.pk))
+
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         obj = self.get_object(request, object_id)
@@ -111,14 +119,27 @@ class LabelledAdmin(admin.ModelAdmin):
 
 # --- Inlines on the customer page -----------------------------------------------------------------------------
 
-class VehicleInline(admin.TabularInline):
+class DeskTabularInline(admin.TabularInline):
+    """A table of related rows, each without its `__str__` above it (ids, UTC times): the columns say it."""
+
+    template = "admin/crm/edit_inline/tabular.html"
+
+
+class VehicleInline(DeskTabularInline):
     model = Vehicle
     extra = 0
-    fields = ("vin", "year", "make", "model", "color", "license_plate", "mileage")
+    fields = ("vin", "year", "make", "model", "license_plate")  # colour and mileage: on the vehicle's page
     show_change_link = True
 
 
-class AppointmentInline(admin.TabularInline):
+class CarChoiceField(forms.ModelChoiceField):
+    """A customer's cars by name ("2019 Subaru Outback"), not with their VINs too."""
+
+    def label_from_instance(self, obj: Vehicle) -> str:
+        return obj.label
+
+
+class AppointmentInline(DeskTabularInline):
     model = Appointment
     extra = 0
     fields = ("scheduled_at", "service_type", "vehicle", "status", "total_cost")
@@ -134,6 +155,7 @@ class AppointmentInline(admin.TabularInline):
         # Only this customer's cars, not every vehicle in the shop; listed once per page, not once per row.
         customer_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
         kwargs["queryset"] = Vehicle.objects.filter(customer_id=customer_id) if customer_id else Vehicle.objects.none()
+        kwargs["form_class"] = CarChoiceField
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if field is None:
             return None
@@ -145,7 +167,7 @@ class AppointmentInline(admin.TabularInline):
         return field
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(DeskTabularInline):
     """Records shown on a page, never added, edited or deleted from it."""
 
     extra = 0
@@ -201,10 +223,10 @@ class CustomerAdmin(PhoneSearchMixin, LabelledAdmin):
     search_help_text = "Phone (any format, or its last 4 or 7 digits), name, email, VIN or licence plate."
     phone_search_fields = ("phone",)
     list_filter = ("sms_opt_out", "is_demo")
-    readonly_fields = ("sms_opt_out", "created_at", "updated_at")
+    readonly_fields = ("texts", "created_at", "updated_at")
     inlines = (VehicleInline, AppointmentInline, CallLogInline, SmsMessageInline)
     fieldsets = (
-        (None, {"fields": ("name", "phone", "email", "sms_opt_out")}),
+        (None, {"fields": ("name", "phone", "email", "texts")}),
         ("Address", {"fields": ("address", "city", "state", "zip_code")}),
         ("Record", {"fields": ("is_demo", "created_at", "updated_at"), "classes": ("collapse",)}),
     )
@@ -226,6 +248,13 @@ class CustomerAdmin(PhoneSearchMixin, LabelledAdmin):
     @admin.display(description="Vehicles", ordering="_vehicle_count")
     def vehicle_count(self, obj: Customer) -> int:
         return obj._vehicle_count  # type: ignore[attr-defined]
+
+    @admin.display(description="Texts")
+    def texts(self, obj: Customer) -> str:
+        """The opt-out flag (STOP / START replies set it; read-only here so the desk cannot overrule a STOP)."""
+        if obj.sms_opt_out:
+            return "Opted out (replied STOP): the shop does not text this customer until they reply START."
+        return "Texts allowed (booking confirmations, reminders)."
 
     @admin.display(description="Texts", boolean=True, ordering="sms_opt_out")
     def texts_ok(self, obj: Customer) -> bool:

@@ -8,8 +8,9 @@ from django.conf import settings
 from scheduling.shop import shop_timezone
 
 
-def _clock(moment: datetime) -> str:
-    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+def _clock(moment: datetime, seconds: bool = False) -> str:
+    second = f":{moment.second:02d}" if seconds else ""
+    return f"{moment.hour % 12 or 12}:{moment.minute:02d}{second} {'AM' if moment.hour < 12 else 'PM'}"
 
 
 def shop_time(moment: datetime | None) -> str:
@@ -20,9 +21,9 @@ def shop_time(moment: datetime | None) -> str:
     return f"{local:%a %b} {local.day}, {_clock(local)}"
 
 
-def shop_clock(moment: datetime) -> str:
-    """Only the time of day on the shop's wall clock: "9:30 AM"."""
-    return _clock(moment.astimezone(shop_timezone()))
+def shop_clock(moment: datetime, seconds: bool = False) -> str:
+    """Only the time of day on the shop's wall clock: "9:30 AM" (with `seconds`: "9:30:05 AM")."""
+    return _clock(moment.astimezone(shop_timezone()), seconds)
 
 
 def day_words(day: date) -> str:

@@ -22,6 +22,18 @@ def shop_clock(moment: datetime | None) -> str:
 
 
 @register.filter
+def shop_clock_iso(text: str | None) -> str:
+    """A transcript turn's ISO time ("2026-11-23T15:00:03Z") on the shop's clock, to the second: "10:00:03 AM"."""
+    try:
+        moment = datetime.fromisoformat(text or "")
+    except ValueError:
+        return text or ""
+    if moment.tzinfo is None:
+        return text or ""
+    return formatting.shop_clock(moment, seconds=True)
+
+
+@register.filter
 def national_phone(number: str | None) -> str:
     """{{ customer.phone|national_phone }} → "(865) 555-0109"."""
     return formatting.national_phone(number)
