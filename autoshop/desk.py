@@ -32,8 +32,8 @@ def failure_number(day: date, request: HttpRequest) -> DeskNumber:
     start, end = day_window(day)
     failed = Failure.objects.filter(stopped__gte=start, stopped__lt=end).count()
     allowed = request.user.has_perm("django_q.view_failure")
-    url = changelist_url("django_q.failure", stopped__gte=day.isoformat(),
-                         stopped__lt=date.fromordinal(day.toordinal() + 1).isoformat()) if allowed else None
+    url = changelist_url("django_q.failure", stopped__gte=start.isoformat(), stopped__lt=end.isoformat()) \
+        if allowed else None
     return DeskNumber("Failed background tasks", str(failed), url)
 
 
