@@ -21,6 +21,7 @@ SECRET_KEY = "browser-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 WIDTH = 1400
 CUSTOMER_PHONE = "+18005550109"  # found by "0109"; seed_crm never uses area codes like 800 (same 2nd and 3rd digit)
 
+pytest.importorskip("playwright.sync_api", reason="the playwright package is missing (requirements-dev.txt)")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium package is not installed "
                                 "(.ci/run installs it; locally: apt-get install -y chromium)")
 
