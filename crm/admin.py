@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any, cast
 from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.contrib.admin.models import LogEntry
 from django.db.models import Case, Count, Model, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from crm.admin_filters import (
     AgentActionFilter,
@@ -101,6 +102,35 @@ class LabelledAdmin(admin.ModelAdmin):
 
     def object_label(self, obj: Any) -> str:
         return str(obj)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return self._relabelled(super().log_addition(request, obj, message), obj)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return self._relabelled(super().log_change(request, obj, message), obj)
+
+    def _relabelled(self, entry: Any, obj: Any) -> Any:
+        """The history entry (and "Recent actions") names the object by its desk label too."""
+        if isinstance(entry, LogEntry):
+            entry.object_repr = self.object_label(obj)[:200]
+            entry.save(update_fields=["object_repr"])
+        return entry
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
+        request._desk_relabel = (str(obj), self.object_label(obj))  # type: ignore[attr-defined]
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        request._desk_relabel = (str(obj), self.object_label(obj))  # type: ignore[attr-defined]
+        return super().response_change(request, obj)
+
+    def message_user(self, request: HttpRequest, message: Any, *args: Any, **kwargs: Any) -> None:
+        """"The appointment “Wheel alignment · Tue Dec 15, 12:00 PM · Marge Bouvier” was changed", not its `__str__`."""
+        relabel = getattr(request, "_desk_relabel", None)
+        if relabel is not None:
+            old, new = (conditional_escape(text) for text in relabel)
+            message = mark_safe(conditional_escape(message).replace(old, new))  # noqa: S308 - both sides escaped
+        super().message_user(request, message, *args, **kwargs)
 
     @admin.display(description=SafeString('<input type="checkbox" id="action-toggle">'))
     def action_checkbox(self, obj: Any) -> SafeString:

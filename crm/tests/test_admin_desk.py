@@ -323,3 +323,22 @@ def test_all_call_and_customer_rows_have_no_model_str_above_them(staff_client) -
     html = staff_client.get(reverse("admin:crm_customer_change", args=[call.customer_id])).content.decode()
     assert call.call_sid not in html.split('id="calls-group"')[1]
     assert Customer.objects.count() == 1 and CallLog.objects.count() == 1
+
+
+def test_a_saved_appointment_is_named_by_its_desk_label_in_the_message_and_the_history(staff_client) -> None:
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.messages import get_messages
+
+    appointment = booking(12, customer=CustomerFactory.create(name="Marge Bouvier"))
+    local = timezone.localtime(appointment.scheduled_at)
+    response = staff_client.post(reverse("admin:crm_appointment_change", args=[appointment.pk]), {
+        "customer": appointment.customer_id, "vehicle": appointment.vehicle_id, "service_type": "oil_change",
+        "scheduled_at_0": local.strftime("%Y-%m-%d"), "scheduled_at_1": local.strftime("%H:%M:%S"),
+        "duration": "00:30:00", "status": "confirmed", "notes": "", "total_cost": "",
+        "reminder_attempts-TOTAL_FORMS": "0", "reminder_attempts-INITIAL_FORMS": "0",
+        "reminder_attempts-MIN_NUM_FORMS": "0", "reminder_attempts-MAX_NUM_FORMS": "1000",
+    })
+    assert response.status_code == 302
+    [message] = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "Oil change · Tue Dec 15, 12:00 PM · Marge Bouvier" in message and "17:00" not in message
+    assert LogEntry.objects.get().object_repr == "Oil change · Tue Dec 15, 12:00 PM · Marge Bouvier"
