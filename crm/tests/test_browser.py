@@ -12,8 +12,12 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -110,7 +114,7 @@ def desk_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(desk_url: str) -> Iterator[object]:
+def page(desk_url: str) -> Iterator["Page"]:
     """A Chromium tab 1400 px wide, logged in as the demo advisor."""
     from playwright.sync_api import sync_playwright
 
@@ -135,12 +139,12 @@ def shots(tmp_path: Path) -> Path:
     return folder
 
 
-def _fits(tab: object) -> bool:
+def _fits(tab: "Page") -> bool:
     """The page is no wider than the window (no sideways scrolling)."""
-    return bool(tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))  # type: ignore[attr-defined]
+    return bool(tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
-def test_an_advisor_runs_the_day_from_the_board_finds_a_customer_and_opens_the_call(page, shots: Path) -> None:
+def test_an_advisor_runs_the_day_from_the_board_finds_a_customer_and_opens_the_call(page: "Page", shots: Path) -> None:
     tab = page
     # `/` led to the login and the login to the desk: today's board, by hour, with the bays in use.
     board = tab.locator("#desk .board")
