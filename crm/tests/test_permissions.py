@@ -116,7 +116,7 @@ def test_a_customers_call_logs_cannot_be_deleted_from_the_customer_page(superuse
 def _empty_inlines() -> dict[str, str]:
     """The management forms of the customer page's inlines, with no rows."""
     form: dict[str, str] = {}
-    for prefix in ("vehicles", "appointments", "calls"):
+    for prefix in ("vehicles", "appointments", "calls", "texts"):
         form.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0",
                      f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"})
     return form
