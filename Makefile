@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/junk_flood.py
 	$(BIN)/python bench/stt_reconnect.py
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/admin_pages.py
 	$(BIN)/python bench/load.py --workers 1,2
 
 lint: install

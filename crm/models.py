@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from crm.formatting import national_phone, shop_time
 from crm.phones import normalize_phone
 from crm.vins import VIN_PATTERN, normalize_vin, validate_vin
 
@@ -40,7 +41,7 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name or 'Unknown'} ({self.phone})"
+        return f"{self.name or 'Unknown'} · {national_phone(self.phone)}"
 
     def clean(self) -> None:
         if self.phone:
@@ -188,7 +189,7 @@ class Appointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_service_type_display()} for {self.customer_id} at {self.scheduled_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_service_type_display()} · {shop_time(self.scheduled_at)}"  # shop time, no ids
 
     @property
     def ends_at(self) -> datetime:
@@ -256,7 +257,7 @@ class CallLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_direction_display()} call {self.call_sid}"
+        return f"{self.get_direction_display()} call · {shop_time(self.started_at)}"
 
     @property
     def transcript_text(self) -> str:
@@ -294,7 +295,7 @@ class CallbackRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Call back {self.phone or 'unknown number'} ({self.created_at:%Y-%m-%d %H:%M})"
+        return f"Call back {national_phone(self.phone) or 'unknown number'} ({shop_time(self.created_at)})"
 
     @property
     def done(self) -> bool:
@@ -323,7 +324,7 @@ class CallAppointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} on call {self.call_id}"
+        return f"{self.get_action_display()} by phone"
 
 
 class SmsDirection(models.TextChoices):

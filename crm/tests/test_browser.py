@@ -1,6 +1,7 @@
 """The service desk as an advisor uses it: Debian's Chromium (driven by Playwright, no browser download) at
 1400 px against the production server (`manage.py serve`, DEBUG off) on a seeded SQLite file. Log in as the
-demo advisor, read today's board, find a customer by the last 4 digits of the number, open a call.
+demo advisor, read today's board, find a customer by the last 4 digits of the number and see the text sent for
+her booking, open the call and play its recording.
 
 Screenshots go to $DESK_SHOTS when it is set (to look at them), else to the test's tmp folder."""
 
@@ -32,7 +33,9 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium
 # What the agent leaves behind on a real day, written into the server's database: a customer who called this
 # morning, the booking the call made (and the text confirming it), and a busy 9 o'clock.
 SEED_TODAY = f"""
+import io, math, struct, wave
 from datetime import datetime, time, timedelta
+from django.core.files.base import ContentFile
 from crm.models import *
 from scheduling.shop import shop_timezone, shop_today
 
@@ -54,6 +57,14 @@ call = CallLog.objects.create(
                 {{"speaker": "caller", "text": "My car pulls to the left."}}],
     latency=[{{"total_ms": 840}}, {{"total_ms": 1210}}])
 CallAppointment.objects.create(call=call, appointment=alignment, action="booked", at=at(0, 16))
+# Its recording, as the call loop writes one: stereo 8 kHz, caller left, agent right, the call's length.
+seconds, tone = 252, [int(3000 * math.sin(2 * math.pi * 440 * i / 8000)) for i in range(8000)]
+frames = b"".join(struct.pack("<hh", tone[i % 8000] if (i // 8000) % 2 else 0, 0 if (i // 8000) % 2 else tone[i % 8000])
+                  for i in range(seconds * 8000))
+buffer = io.BytesIO()
+with wave.open(buffer, "wb") as out:
+    out.setnchannels(2); out.setsampwidth(2); out.setframerate(8000); out.writeframes(frames)
+call.recording.save(f"{{call.call_sid}}.wav", ContentFile(buffer.getvalue()))
 SmsMessage.objects.create(customer=marge, appointment=alignment, kind="booked", to_number=marge.phone,
                           body="Bart's Automotive: wheel alignment booked for 9:00 AM today.", status="delivered")
 """
@@ -80,6 +91,7 @@ def desk_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_SETTINGS_MODULE", "REDIS_URL"))}
     env.update(DEBUG="False", SECRET_KEY=SECRET_KEY, ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="False",
                DATABASE_URL=f"sqlite:///{folder / 'desk.sqlite3'}", STATIC_ROOT=str(folder / "static"),
+               MEDIA_ROOT=str(folder / "media"),
                CALENDAR_BACKEND="builtin", LOG_LEVEL="WARNING", TWILIO_AUTH_TOKEN="browser-test-token",
                PUBLIC_BASE_URL="https://desk.bart-test.example")
     _manage("migrate", "-v0", env=env)
@@ -184,6 +196,12 @@ def test_an_advisor_runs_the_day_from_the_board_finds_a_customer_and_opens_the_c
     assert _fits(tab), "appointment: wider than the window"
     tab.go_back()
     assert not tab.locator("text=CA" + "b" * 32).is_visible()  # the call SID sits in the folded technical section
+    # Hear the call: the player loads the recording (staff only) and it is as long as the call, and it plays.
+    player = tab.locator("audio")
+    player.evaluate("a => new Promise(done => a.readyState >= 1 ? done() : a.addEventListener('loadedmetadata', done))")
+    assert abs(player.evaluate("a => a.duration") - 252) < 0.5
+    player.evaluate("a => { a.muted = true; return a.play(); }")
+    tab.wait_for_function("document.querySelector('audio').currentTime > 0.2")
     tab.screenshot(path=str(shots / "call.png"), full_page=True)
     assert _fits(tab), "call: wider than the window"
 
