@@ -1,19 +1,23 @@
 """The service desk as an advisor uses it: Debian's Chromium (driven by Playwright, no browser download) at
-1400 px against the production server (`manage.py serve`, DEBUG off) on a seeded SQLite file. Log in as the
+1400 px against the production server (`manage.py serve`, DEBUG off) on a seeded database of its own (PostgreSQL
+when the run is on PostgreSQL). Log in as the
 demo advisor, read today's board, find a customer by the last 4 digits of the number and see the text sent for
 her booking, open the call and play its recording.
 
 Screenshots go to $DESK_SHOTS when it is set (to look at them), else to the test's tmp folder."""
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -82,15 +86,41 @@ def _manage(*args: str, env: dict[str, str]) -> None:
     assert done.returncode == 0, f"manage.py {args[0]}: {done.stderr[-3000:]}"
 
 
+@contextlib.contextmanager
+def _desk_database(folder: Path) -> Iterator[str]:
+    """The server's database: a database of its own on the run's PostgreSQL server when the run is on
+    PostgreSQL (created here, dropped on the way out), else a SQLite file."""
+    run_on = os.environ.get("DATABASE_URL", "")
+    if not run_on.startswith(("postgres://", "postgresql://")):
+        yield f"sqlite:///{folder / 'desk.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"desk_{uuid.uuid4().hex[:12]}"
+    server = urlsplit(run_on)._replace(path="/postgres").geturl()
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlsplit(run_on)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="module")
 def desk_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The production command (voice/tests/live_server.py starts it the same way) on a free port, DEBUG off,
     on a migrated SQLite file with the demo CRM, the demo advisor and today's seeded call; its base URL."""
     folder = tmp_path_factory.mktemp("desk")
+    with _desk_database(folder) as database:
+        yield from _desk_server(folder, database)
+
+
+def _desk_server(folder: Path, database: str) -> Iterator[str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_SETTINGS_MODULE", "REDIS_URL"))}
     env.update(DEBUG="False", SECRET_KEY=SECRET_KEY, ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="False",
-               DATABASE_URL=f"sqlite:///{folder / 'desk.sqlite3'}", STATIC_ROOT=str(folder / "static"),
+               DATABASE_URL=database, STATIC_ROOT=str(folder / "static"),
                MEDIA_ROOT=str(folder / "media"),
                CALENDAR_BACKEND="builtin", LOG_LEVEL="WARNING", TWILIO_AUTH_TOKEN="browser-test-token",
                PUBLIC_BASE_URL="https://desk.bart-test.example")
