@@ -365,6 +365,9 @@ OPENAI_MAX_RETRIES = env.int("OPENAI_MAX_RETRIES", default=1)
 # SDK's own timeout and retries run inside it), or its stream stalls for the gap budget after that.
 # Filler at 1 s (about 0.7 s of audio), fallback at 3.5 s: the caller never waits more than ~2 s in silence.
 MODEL_FILLER_AFTER_SECONDS = env.float("MODEL_FILLER_AFTER_SECONDS", default=1.0)
+# While the caller dictates (the agent asked for a VIN, plate, phone number or mileage), a pause this long after
+# speech-to-text's end of utterance is awaited before answering, so a caller reading in groups is not cut off.
+DICTATION_HOLD_SECONDS = env.float("DICTATION_HOLD_SECONDS", default=1.5)
 MODEL_FIRST_TOKEN_BUDGET_SECONDS = env.float("MODEL_FIRST_TOKEN_BUDGET_SECONDS", default=3.5)
 MODEL_STREAM_GAP_SECONDS = env.float("MODEL_STREAM_GAP_SECONDS", default=2.0)
 ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")

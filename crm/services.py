@@ -264,6 +264,24 @@ def vehicle_add(*, customer: Customer, vin: str = "", year: int | None = None, m
     return vehicle
 
 
+def vehicle_update(*, vehicle: Vehicle, mileage: int | None = None, license_plate: str | None = None,
+                   plate_state: str | None = None) -> Vehicle:
+    """Record what the customer said about their car now: its mileage (never lower than on record without
+    saying so), its plate and the plate's state."""
+    if mileage is not None:
+        if vehicle.mileage is not None and mileage < vehicle.mileage:
+            raise ValidationError(f"That's less than the {vehicle.mileage:,} miles on record; could you check the "
+                                  "odometer again?")
+        vehicle.mileage = mileage
+    if license_plate is not None:
+        vehicle.license_plate = license_plate
+    if plate_state is not None:
+        vehicle.plate_state = plate_state
+    vehicle.full_clean()
+    vehicle.save()
+    return vehicle
+
+
 # --- appointments -------------------------------------------------------------------------------------
 
 

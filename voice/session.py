@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from autoshop import metrics
 from crm.models import CallOutcome
@@ -22,6 +23,7 @@ from crm.services import appointment_confirm_for_reminder, callback_request_crea
 from voice import call_script as script
 from voice import fallback
 from voice.agent.deadlines import ModelTimings
+from voice.agent.dictation import asks_for_dictation
 from voice.agent.tool_registry import ToolRegistry
 from voice.agent.turn import model_reply
 from voice.audio import is_voice
@@ -54,7 +56,7 @@ class SessionConfig:
     chunk_ms: int = 100  # audio per media message (and per mark)
     lead_ms: int = 300  # how far ahead of real time Twilio's buffer may be filled
     tick_seconds: float = 0.05
-    turns: TurnConfig = field(default_factory=TurnConfig)
+    turns: TurnConfig = field(default_factory=lambda: TurnConfig(dictation_hold=settings.DICTATION_HOLD_SECONDS))
     model: ModelTimings | None = None  # None: from settings (MODEL_FILLER_AFTER_SECONDS, ...)
 
 
@@ -258,6 +260,7 @@ class CallSession:
 
     async def _reply_ended(self, ended: ReplyEnded) -> None:
         self._model_heard_last = not ended.scripted
+        self.turns.dictating = asks_for_dictation(ended.text)  # a VIN, plate or mileage: wait out the pauses
         if ended.text:
             self.record.history.append({"role": "assistant", "content": ended.text})
         if ended.text or ended.fillers:  # the transcript has the filler the caller heard; the model's history not

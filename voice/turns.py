@@ -29,6 +29,7 @@ class TurnConfig:
     silence_prompt_after: float = 8.0
     max_silence_prompts: int = 2
     backchannels: frozenset[str] = DEFAULT_BACKCHANNELS
+    dictation_hold: float = 1.5  # more silence awaited after the end of an utterance while the caller dictates
 
 
 # --- events the session reports (besides the STT events) -----------------------------------------
@@ -116,6 +117,8 @@ class TurnTaker:
         self._paused = False
         self._silence_since: float | None = None
         self._silence_prompts = 0
+        self.dictating = False  # the agent asked for a VIN, plate, number or mileage: a pause is not the end
+        self._hold_since: float | None = None  # an utterance that ended while dictating, held since
 
     @property
     def caller_text(self) -> str:
@@ -130,7 +133,7 @@ class TurnTaker:
             case TranscriptReceived():
                 return self._on_transcript(event, now)
             case UtteranceEnded():
-                return self._on_utterance_ended()
+                return self._on_utterance_ended(now)
             case AgentReplyStarted():
                 return self._on_reply_started(now)
             case AgentReplyFinished() | ReplyFailed():
@@ -141,6 +144,9 @@ class TurnTaker:
 
     def tick(self, now: float) -> list[Action]:
         """Fire the timers due at `now`: false interruption, noise without words, caller silence."""
+        if self._hold_since is not None and now - self._hold_since >= self.config.dictation_hold:
+            self._hold_since = None
+            return self._end_of_utterance()  # the caller dictating has really finished
         timeout = self.config.false_interruption_timeout
         if self._speech_at is not None and now - self._speech_at >= timeout:
             if self.state in _REPLY_IN_FLIGHT:
@@ -162,13 +168,13 @@ class TurnTaker:
     def _on_speech_started(self, now: float) -> list[Action]:
         if self.state is TurnState.LISTENING:
             self.state = TurnState.CALLER_SPEAKING
-        self._speech_at = now
+        self._speech_at, self._hold_since = now, None
         return self._pause()
 
     def _on_transcript(self, event: TranscriptReceived, now: float) -> list[Action]:
         text = event.text.strip()
         if text:
-            self._silence_since = None
+            self._silence_since = self._hold_since = None
             if event.is_final:
                 self._finals.append(text)
                 self._interim = ""
@@ -190,13 +196,18 @@ class TurnTaker:
             return []
         if text and self.state is TurnState.LISTENING:
             self.state = TurnState.CALLER_SPEAKING
-        if event.speech_final:
-            return self._end_of_utterance()
-        return []
+        return self._end_or_hold(now) if event.speech_final else []
 
-    def _on_utterance_ended(self) -> list[Action]:
+    def _on_utterance_ended(self, now: float) -> list[Action]:
         if self.state in _REPLY_IN_FLIGHT:
             return self._resume() if self._speech_at is not None else []
+        return self._end_or_hold(now)
+
+    def _end_or_hold(self, now: float) -> list[Action]:
+        """The utterance ended: reply now, or, while the caller dictates, once `dictation_hold` more passes."""
+        if self.dictating and self.caller_text:
+            self._hold_since = now
+            return []
         return self._end_of_utterance()
 
     def _on_key(self, event: KeyPressed) -> list[Action]:

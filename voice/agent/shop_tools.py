@@ -17,11 +17,12 @@ from django.core.exceptions import ValidationError
 
 from crm.models import SERVICE_MENU, ServiceType
 from crm.selectors import appointment_count_upcoming, vehicle_list_for_customer
-from crm.services import customer_for_caller, customer_update, vehicle_add
+from crm.services import customer_for_caller, customer_update, vehicle_add, vehicle_update
 from scheduling.shop import WEEKDAY_KEYS, opening_hours, shop_now
 from voice.agent import appointment_tools  # noqa: F401  (adds the calendar and booking tools to the registry)
 from voice.agent import tool_arguments as arg
 from voice.agent.caller_data import clean
+from voice.agent.dictation import dictated, mileage_from_speech, read_back
 from voice.agent.shop_registry import registry
 from voice.agent.speech import spoken_price
 from voice.agent.tool_registry import ToolError, ToolResult
@@ -116,7 +117,9 @@ def list_vehicles(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
 
 
 @registry.register("add_vehicle", "Add a car to the caller's record: year, make and model, with the VIN or plate "
-                   "if the caller offers them (a VIN is checked and decoded for make and year).",
+                   "if the caller offers them (a VIN is checked and decoded for make and year). Pass a VIN or plate "
+                   "as the caller said it, spelled out or not ('one H G C', 'hotel golf', 'double seven'); read "
+                   "the `read_back` groups to the caller to confirm.",
                    arg.params({"year": {"type": "integer"}, "make": {"type": "string"}, "model": {"type": "string"},
                                "vin": {"type": "string"}, "license_plate": {"type": "string"},
                                "plate_state": {"type": "string"}, "mileage": {"type": "integer"},
@@ -126,16 +129,48 @@ def add_vehicle(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
     """Add a car to the caller's own record."""
     customer = arg.require_customer(scope)
     require_verified(scope, args, vehicle_list_for_customer(customer_id=customer.pk))
-    mileage, year = args.get("mileage"), args.get("year")
+    year, vin = args.get("year"), dictated(str(args.get("vin") or ""))
     try:
-        vehicle = vehicle_add(customer=customer, vin=str(args.get("vin") or ""), model=str(args.get("model") or ""),
+        vehicle = vehicle_add(customer=customer, vin=vin, model=str(args.get("model") or ""),
                               year=year if isinstance(year, int) and not isinstance(year, bool) else None,
-                              make=str(args.get("make") or ""), license_plate=str(args.get("license_plate") or ""),
-                              plate_state=str(args.get("plate_state") or "")[:2],
-                              mileage=int(mileage) if isinstance(mileage, int | float) and mileage >= 0 else None)
+                              make=str(args.get("make") or ""),
+                              license_plate=dictated(str(args.get("license_plate") or "")),
+                              plate_state=str(args.get("plate_state") or "")[:2], mileage=_miles(args.get("mileage")))
     except ValidationError as exc:
-        raise ToolError(" ".join(exc.messages)) from exc
-    return ToolResult({"added": True, **arg.vehicle_summary(vehicle)})
+        heard = f" I heard {read_back(vin)}; ask the caller for the VIN again." if vin else ""
+        raise ToolError(" ".join(exc.messages) + heard) from exc
+    return ToolResult({"added": True, **arg.vehicle_summary(vehicle), **({"read_back": read_back(vin)} if vin else {})})
+
+
+@registry.register("update_vehicle", "Update one of the caller's cars: its mileage now (as said: '81,500', 'eighty "
+                   "one thousand'), its plate (spelled or not) and the plate's state.",
+                   arg.params({"vehicle_id": {"type": "integer"}, "mileage": {"type": ["integer", "string"]},
+                               "license_plate": {"type": "string"}, "plate_state": {"type": "string"},
+                               "verification": arg.VERIFICATION}, ["vehicle_id"]), writes=True)
+@database_sync_to_async
+def update_vehicle(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
+    """Record the mileage or plate the caller gave for one of their own cars."""
+    customer = arg.require_customer(scope)
+    cars = vehicle_list_for_customer(customer_id=customer.pk)
+    require_verified(scope, args, cars)
+    car = next((c for c in cars if c.pk == arg.id_arg(args, "vehicle_id", "list_vehicles")), None)
+    if car is None:
+        raise ToolError("No such car on this caller's record; use list_vehicles.")
+    plate = dictated(str(args.get("license_plate") or ""))
+    try:
+        car = vehicle_update(vehicle=car, mileage=_miles(args.get("mileage")), license_plate=plate or None,
+                             plate_state=str(args.get("plate_state") or "")[:2] or None)
+    except ValidationError as exc:
+        raise ToolError(" ".join(exc.messages), for_caller=True) from exc
+    return ToolResult({"updated": True, **arg.vehicle_summary(car), "mileage": car.mileage})
+
+
+def _miles(value: Any) -> int | None:
+    """Mileage as the model passed it: a number, or the caller's words."""
+    if isinstance(value, bool) or value is None:
+        return None
+    miles = int(value) if isinstance(value, int | float) else mileage_from_speech(str(value))
+    return miles if miles is not None and 0 <= miles < 2_000_000 else None
 
 
 @registry.register("transfer_to_human", "Hand the caller to a person at the front desk after your next sentence.",

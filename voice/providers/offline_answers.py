@@ -48,3 +48,4 @@ def confirm_text(turn: Turn, car: dict[str, Any] | None) -> str:
     start = datetime.fromisoformat(booking["start"]).replace(tzinfo=shop_timezone())
     for_car = f" for your {car['description']}" if car else ""
     return f"To confirm: {turn.booking_label.lower()}{for_car} on {spoken_time(start)}. {CONFIRM_BOOK}"
+

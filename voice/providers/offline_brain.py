@@ -16,9 +16,10 @@ from django.conf import settings
 
 from scheduling.shop import shop_timezone, shop_today
 from scheduling.spoken import spoken_time
+from voice.agent.dictation import vin_from_speech
 from voice.providers.base import ChatContext, ChatEvent, TextDelta, ToolCallRequested
 from voice.providers.offline_answers import CONFIRM_BOOK, confirm_text, corrects, listed, one, spoken_error
-from voice.providers.offline_details import parse_car, parse_name
+from voice.providers.offline_details import parse_car, parse_name, vin_heard, vin_misheard
 from voice.providers.offline_phrases import (
     asks_hours,
     asks_own_appointments,
@@ -34,7 +35,7 @@ from voice.providers.offline_phrases import (
     wants_person,
     will_attend,
 )
-from voice.providers.offline_turn import ASK_NAME, ASK_NEW_CAR, Pending, Turn
+from voice.providers.offline_turn import ASK_CAR_AGAIN, ASK_NAME, ASK_NEW_CAR, Pending, Turn
 
 ASK_SERVICE = "What can we do for your car? For example an oil change, a brake inspection or a tire rotation."
 ASK_DAY = "What day works for you?"
@@ -97,11 +98,14 @@ class OfflineBrain:
                 return _ask(turn, Pending.NAME, f"Sorry, I didn't catch that. {ASK_NAME}")
             return [_call("update_customer", {"name": caller_name}, turn)]
         if turn.pending == Pending.CAR and turn.booking is not None:
+            vin = vin_from_speech(said)
+            if len(vin) == 17:  # the VIN, read out: the tool checks it and decodes the year and make
+                return [_call("add_vehicle", {"vin": vin}, turn)]
             year, make, model = parse_car(said)
             if year is not None and make:
                 return [_call("add_vehicle", {"year": year, "make": make, "model": model}, turn)]
             if not is_no(said):
-                return _ask(turn, Pending.CAR, "Sorry, I didn't catch the car. What's the year, make and model?")
+                return _ask(turn, Pending.CAR, f"Sorry, I didn't catch the car. {ASK_CAR_AGAIN}")
             return _ask(turn, Pending.CONFIRM_BOOK, confirm_text(turn, None))  # they'd rather not say
         if turn.pending == Pending.WHICH_CAR and turn.booking is not None and turn.vehicles:
             car = parse_vehicle(turn.vehicles, said)
@@ -186,6 +190,8 @@ class OfflineBrain:
             tried = "verification" in turn.tool_results[-1].args
             return _ask(turn, Pending.VERIFY, ("Sorry, that doesn't match what we have on record. " if tried else "")
                         + SECURITY_QUESTION)
+        if "error" in result and name == "add_vehicle" and turn.tool_results[-1].args.get("vin"):
+            return _ask(turn, Pending.CAR, vin_misheard(str(turn.tool_results[-1].args["vin"])))
         if "error" in result and name in ("update_customer", "add_vehicle") and turn.booking is not None:
             return _ask(turn, Pending.CONFIRM_BOOK, "Sorry, I couldn't save that, but we can still book. "
                         + confirm_text(turn, None))
@@ -210,7 +216,7 @@ class OfflineBrain:
             if len(cars) > 1 and name == "list_vehicles":
                 return _ask(turn, Pending.WHICH_CAR, f"{spoken_cars(cars)} {ASK_CAR}")
             car = cars[-1] if name == "add_vehicle" and cars else (cars[0] if len(cars) == 1 else None)
-            return _ask(turn, Pending.CONFIRM_BOOK, confirm_text(turn, car))
+            return _ask(turn, Pending.CONFIRM_BOOK, vin_heard(result) + confirm_text(turn, car))
         if name == "list_appointments":
             appointments = turn.appointments or []
             if turn.intent in ("cancel", "reschedule") and not asks_own_appointments(turn.caller_now):

@@ -4,8 +4,11 @@ Pure functions of the text, like `offline_phrases`; spoken years ("twenty ninete
 are read here so a car's year is never taken for a time of day."""
 
 import re
+from typing import Any
 
+from voice.agent.dictation import read_back
 from voice.providers.offline_phrases import NUMBERS, words
+from voice.providers.offline_turn import ASK_VIN_AGAIN
 
 MAKES = {  # what callers say -> the make as records spell it
     "toyota": "Toyota", "honda": "Honda", "ford": "Ford", "chevy": "Chevrolet", "chevrolet": "Chevrolet",
@@ -62,3 +65,13 @@ def parse_car(text: str) -> tuple[int | None, str, str]:
                                                                   "truck", "and", "it's", "its"))
             return year, make, model.title() if model else ""
     return year, "", ""
+
+
+def vin_heard(result: dict[str, Any]) -> str:
+    """`I have the VIN as 1 H G C, ...` when a car was just added by its VIN (for the caller to check)."""
+    return f"I have the VIN as {result['read_back']}. " if result.get("read_back") else ""
+
+
+def vin_misheard(vin: str) -> str:
+    """A VIN whose check digit fails: what was heard, and the question again."""
+    return f"Sorry, I heard {read_back(vin)}, and that doesn't check out as a VIN. {ASK_VIN_AGAIN}"

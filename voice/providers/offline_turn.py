@@ -35,7 +35,10 @@ class Pending(StrEnum):
 
 ASK_NAME = "Can I have your name, please?"
 ASK_NEW_CAR = "And what car is it? The year, make and model, please."
-DATA_QUESTIONS = (ASK_NAME, ASK_NEW_CAR)  # their answers are a name or a car, never a day, time or service
+ASK_CAR_AGAIN = "What's the year, make and model?"
+ASK_VIN_AGAIN = "Could you read the VIN to me again, or tell me the year, make and model?"
+# Their answers are a name or a car, never a day, time or service.
+DATA_QUESTIONS = (ASK_NAME, ASK_NEW_CAR, ASK_CAR_AGAIN, ASK_VIN_AGAIN)
 
 
 class ToolResult(NamedTuple):

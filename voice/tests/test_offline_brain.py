@@ -73,6 +73,11 @@ class FakeShop:
             return answer
         if name == "update_customer":
             return {"saved": True, "name": args.get("name", ""), "email": ""}
+        if name == "add_vehicle" and "vin" in args:  # as the real tool: checked, decoded, read back in fours
+            if args["vin"] != "1HGCM82633A004352":
+                return {"error": "The VIN's check digit (9th character) does not match; it was likely misread."}
+            return {"added": True, "vehicle_id": 9, "description": "2003 Honda Accord", "license_plate": "",
+                    "vin_last6": "004352", "read_back": "1 H G C, M 8 2 6, 3 3 A zero, zero 4 3 5, 2"}
         if name == "add_vehicle":
             return {"added": True, "vehicle_id": 9, "description": f"{args['year']} {args['make']} {args['model']}",
                     "license_plate": "", "vin_last6": ""}
@@ -561,3 +566,16 @@ async def test_a_known_caller_whose_cars_are_private_until_verified_is_not_asked
     talk = Conversation(PrivateCars())
     await talk.say("oil change tomorrow")
     assert (await talk.say("10 am")) == "To confirm: oil change on Tuesday, November 24 at 10 AM. Shall I book it?"
+
+
+async def test_a_new_caller_reads_the_vin_and_a_misheard_one_is_asked_for_again_before_the_read_back() -> None:
+    talk = Conversation(FakeShop(vehicles=None), context=ChatContext(services=dict(SERVICES)))
+    for line in ("oil change tomorrow", "10 am", "Homer Simpson"):
+        await talk.say(line)
+    again = await talk.say("one hotel golf charlie mike eight two six four three alpha double oh four three five two")
+    assert again.startswith("Sorry, I heard 1 H G C, M 8 2 6, 4 3 A zero, zero 4 3 5, 2, and that doesn't check out")
+    read_back = await talk.say("one H G C M eight two six three three A zero zero four three five two")
+    assert read_back == ("I have the VIN as 1 H G C, M 8 2 6, 3 3 A zero, zero 4 3 5, 2. To confirm: oil change for "
+                         "your 2003 Honda Accord on Tuesday, November 24 at 10 AM. Shall I book it?")
+    assert "all set" in await talk.say("yes")
+    assert talk.shop.calls[-1][1]["vehicle_id"] == 9

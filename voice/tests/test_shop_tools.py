@@ -275,7 +275,7 @@ async def test_only_the_tools_that_change_shop_data_are_marked_as_writes() -> No
     tools = [registry.get(schema["function"]["name"]) for schema in registry.schemas()]
     writes = {tool.name for tool in tools if tool is not None and tool.writes}
     assert writes == {"book_appointment", "reschedule_appointment", "cancel_appointment", "confirm_appointment",
-                      "update_customer", "add_vehicle"}
+                      "update_customer", "add_vehicle", "update_vehicle"}
 
 
 async def test_vehicles_are_checked_and_decoded() -> None:
@@ -456,3 +456,23 @@ async def test_a_booking_the_caller_talks_over_while_the_database_is_busy_is_fin
     result = json.loads(history[2]["content"])
     assert result["booked"] is True and result["appointment_id"] == (await Appointment.objects.aget()).pk
     assert [run.outcome for run in done] == [CallOutcome.BOOKED]
+
+
+async def test_a_vin_and_plate_spelled_out_are_read_in_code_and_the_vin_read_back_in_fours() -> None:
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(CustomerFactory.create)(phone=CALLER)
+    misheard = await run("add_vehicle", ctx(), vin="one hotel golf charlie mike eight two six four three alpha double "
+                                                   "oh four three five two")  # a 4 where the caller said 3
+    assert "check digit" in misheard["error"] and "I heard 1 H G C, M 8 2 6, 4 3 A zero" in misheard["error"]
+    added = await run("add_vehicle", ctx(), vin="one hotel golf charlie mike eight two six double three alpha "
+                                                "double oh four three five two", license_plate="seven alpha bravo "
+                                                "charlie one two three", plate_state="TN")
+    assert added["read_back"] == "1 H G C, M 8 2 6, 3 3 A zero, zero 4 3 5, 2"
+    car = await Vehicle.objects.aget(pk=added["vehicle_id"])
+    assert (car.vin, car.license_plate) == ("1HGCM82633A004352", "7ABC123")
+    first = await run("update_vehicle", ctx(), vehicle_id=car.pk, mileage="eighty one thousand five hundred")
+    assert first["mileage"] == 81500
+    lower = await run("update_vehicle", ctx(), vehicle_id=car.pk, mileage=8150)  # a digit dropped
+    assert "81,500 miles on record" in lower["error"] and lower["tell_caller"]
+    assert (await Vehicle.objects.aget(pk=car.pk)).mileage == 81500

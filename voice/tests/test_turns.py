@@ -427,3 +427,21 @@ def test_a_key_press_while_listening_starts_a_reply_at_once() -> None:
     turns = TurnTaker()
     assert run(turns, KeyPressed(said="I'd like to talk to a person.")) == [
         StartReply(caller_text="I'd like to talk to a person.")]
+
+
+def test_while_the_caller_dictates_a_pause_is_not_the_end_of_the_turn() -> None:
+    turns = TurnTaker(TurnConfig(dictation_hold=1.5))
+    turns.dictating = True  # the agent asked for the VIN
+    assert turns.handle(SpeechStarted(), 0.0) == []
+    assert turns.handle(final("one H G C", speech_final=True), 1.0) == []  # a breath between groups
+    assert turns.tick(2.0) == []
+    assert turns.handle(SpeechStarted(), 2.2) == []  # the next group
+    assert turns.handle(final("M eight two six", speech_final=True), 3.0) == []
+    assert turns.tick(4.4) == []
+    assert turns.tick(4.5) == [StartReply(caller_text="one H G C M eight two six")]  # all of it, once
+
+
+def test_without_dictation_the_end_of_an_utterance_is_answered_at_once() -> None:
+    turns = TurnTaker(TurnConfig(dictation_hold=1.5))
+    turns.handle(SpeechStarted(), 0.0)
+    assert turns.handle(final("one H G C", speech_final=True), 1.0) == [StartReply(caller_text="one H G C")]
