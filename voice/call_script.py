@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 
 from voice.agent.sentences import SentenceSplitter
+from voice.agent.verification import number_trusted
 from voice.call_record import CallIdentity
 from voice.turns import KeyPressed
 
@@ -59,9 +60,11 @@ def first_name(customer: dict[str, Any] | None) -> str:
 
 
 def greeting(identity: CallIdentity) -> str:
-    """The first words of a call: the reminder it is about, or a welcome (by name when known); when calls
-    are recorded, the RECORDING_NOTICE follows its first sentence."""
-    name = first_name(identity.customer)
+    """The first words of a call: the reminder it is about, or a welcome (by name when the number is known
+    and trusted: a spoofed caller ID must not learn whose number it is); when calls are recorded, the
+    RECORDING_NOTICE follows its first sentence."""
+    trusted = identity.reminder is not None or number_trusted(identity.direction, identity.attestation)
+    name = first_name(identity.customer) if trusted else None
     shop = settings.SHOP_NAME
     notice = settings.RECORDING_NOTICE.strip() if settings.RECORD_CALLS else ""
     if identity.reminder is not None:

@@ -34,10 +34,16 @@ DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": 
 
 def verification_needed(scope: ToolScope) -> bool:
     """The caller must still prove who they are before anything on record changes."""
+    return not scope.facts.caller_verified and not number_trusted(scope.direction, scope.attestation)
+
+
+def number_trusted(direction: str, attestation: str) -> bool:
+    """Whether the number alone says who is calling: a call the shop placed, a carrier's level-A attestation
+    (unless CALLER_VERIFICATION is "always"), or checks turned off."""
     mode = str(getattr(settings, "CALLER_VERIFICATION", "attestation")).strip().lower()
-    if scope.facts.caller_verified or mode == "off" or scope.direction == CallDirection.OUTBOUND:
-        return False
-    return mode == "always" or scope.attestation != ATTESTED
+    if mode == "off" or direction == CallDirection.OUTBOUND:
+        return True
+    return mode != "always" and attestation == ATTESTED
 
 
 def require_verified(scope: ToolScope, args: dict[str, object], vehicles: Iterable[Vehicle],

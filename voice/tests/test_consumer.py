@@ -125,7 +125,7 @@ async def test_a_full_turn_greets_by_name_answers_and_logs_the_call(application,
     dg, ai = peers
     await sync_to_async(CustomerFactory.create)(phone="+15550102000", name="Marge Simpson")
     ai.script(TextReply("Sure thing. What day works for you?", first_token_delay=0.05))
-    call = make_call(application)
+    call = make_call(application, parameters={"attestation": "TN-Validation-Passed-A"})
     assert await call.connect()
     await call.start()
     await call.wait_for(lambda: call.received.media_messages > 0, what="the greeting")

@@ -78,10 +78,20 @@ class Call:
 
 
 async def test_agent_speaks_first_and_greets_a_known_caller_by_name() -> None:
-    async with Call(customer={"id": 7, "name": "Marge Simpson", "phone": "+15550102000"}) as call:
+    marge = {"id": 7, "name": "Marge Simpson", "phone": "+15550102000"}
+    attested = CallIdentity(call_sid="CA1", stream_sid="MZ1", caller="+15550102000", customer=marge,
+                            attestation="TN-Validation-Passed-A")
+    async with Call(identity=attested) as call:
         assert call.tts.texts[0] == "Hi Marge, thanks for calling Bart's Automotive. How can I help you today?"
         assert len(call.twilio.audio) > 0
         assert call.chat.requests == []  # no model round trip before the first words
+
+
+async def test_a_caller_whose_number_the_carrier_did_not_vouch_for_is_not_greeted_by_the_customers_name() -> None:
+    marge = {"id": 7, "name": "Marge Simpson", "phone": "+15550102000"}
+    unattested = CallIdentity(call_sid="CA1", stream_sid="MZ1", caller="+15550102000", customer=marge)
+    async with Call(identity=unattested) as call:  # caller ID can be spoofed: the name would tell whose it is
+        assert call.tts.texts[0] == "Thanks for calling Bart's Automotive. How can I help you today?"
 
 
 async def test_full_turn_records_history_transcript_and_latency() -> None:

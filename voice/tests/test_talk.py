@@ -23,7 +23,7 @@ def test_a_typed_conversation_books_with_the_offline_brain(settings) -> None:
     with time_machine.travel(datetime(2026, 11, 23, 8, 0, tzinfo=NY), tick=False):
         call_command("talk", "--from", "(555) 010-2000", stdin=lines, stdout=out)
     text = out.getvalue()
-    assert text.startswith("Agent: Hi Marge, thanks for calling Bart's Automotive.")
+    assert text.startswith("Agent: Thanks for calling Bart's Automotive.")  # typed: a number nobody vouched for
     assert "Shall I book it?" in text and "You're all set" in text and "Goodbye" in text
     assert Appointment.objects.get().scheduled_at == datetime(2026, 11, 24, 10, 0, tzinfo=NY)
 
