@@ -90,7 +90,7 @@ def call_log_finish(*, call_sid: str, transcript: list[dict[str, Any]], latency:
         with transaction.atomic():
             call, _ = CallLog.objects.select_for_update().get_or_create(
                 call_sid=call_sid, defaults={"started_at": _first_turn_at(transcript) or timezone.now()})
-            call.transcript = transcript
+            call.transcript = _without_nul(transcript)  # PostgreSQL refuses NUL in text and JSON
             call.latency = latency
             call.protocol_errors += max(protocol_errors, 0)
             if outcome and (call.outcome == CallOutcome.IN_PROGRESS or outcome != CallOutcome.ABANDONED):
@@ -145,6 +145,17 @@ def call_appointment_record(*, call_sid: str, appointment: Appointment, action: 
         transaction.on_commit(partial(appointment_changed.send, sender=Appointment, appointment_id=appointment.pk,
                                       action=action, call_sid=call_sid), robust=True)
     return noted
+
+
+def _without_nul(value: Any) -> Any:
+    """`value` with every NUL character taken out of its strings (a caller's words never need one)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _without_nul(item) for key, item in value.items()}
+    return value
 
 
 def _first_turn_at(transcript: list[dict[str, Any]]) -> datetime | None:
