@@ -29,12 +29,12 @@ test: install lint
 ## A simulated phone call to the running server (make run), booking an oil change by voice.
 call: install
 	@mkdir -p var
-	$(BIN)/python manage.py simulate_call --url http://$(HOST):$(PORT) --from +15550102000 \
+	$(BIN)/python manage.py simulate_call --url http://$(HOST):$(PORT) --from +18655550100 \
 	  --say "oil change on Tuesday at ten please" --say "yes" --say "that's all, bye" --record var/last-call.wav
 
 ## A typed conversation with the agent (real tools and database).
 talk: install
-	$(BIN)/python manage.py talk --from +15550102000
+	$(BIN)/python manage.py talk --from +18655550100
 
 ## Benchmarks: figures printed, nothing asserted.
 bench: install

@@ -58,7 +58,7 @@ def _simulate(port: int, env: dict[str, str], *args: str) -> str:
 
 def test_a_simulated_call_books_and_an_interruption_clears_the_agent(server, tmp_path: Path) -> None:
     port, env = server
-    out = _simulate(port, env, "--from", "+15550102000", "--say", f"oil change on {bookable_weekday()} at ten please",
+    out = _simulate(port, env, "--from", "+18655550100", "--say", f"oil change on {bookable_weekday()} at ten please",
                     "--say", "yes", "--record", str(tmp_path / "agent.wav"))
     assert "outcome: booked" in out
     assert "Shall I book it?" in out and "You're all set" in out
@@ -72,10 +72,10 @@ def test_a_simulated_call_books_and_an_interruption_clears_the_agent(server, tmp
     # The first call's stream "drops": Twilio asks `<Connect action>` what next. The server answers from the
     # call record its media-stream consumer wrote: the same caller and direction, whatever the form says.
     call_sid = out.split("call ", 1)[1].split(":", 1)[0]
-    form = {"CallSid": call_sid, "From": "+15550100100", "To": "+15550102000", "Direction": "outbound-api"}
+    form = {"CallSid": call_sid, "From": "+15550100100", "To": "+18655550100", "Direction": "outbound-api"}
     twiml = _post_signed(port, "/twilio/stream-ended", form)
     params = {p.get("name"): p.get("value") for p in ET.fromstring(twiml).iter("Parameter")}
-    assert params["caller"] == "+15550102000" and params["direction"] == "inbound" and params["token"]
+    assert params["caller"] == "+18655550100" and params["direction"] == "inbound" and params["token"]
 
 
 def _post_signed(port: int, path: str, form: dict[str, str]) -> str:

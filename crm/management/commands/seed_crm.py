@@ -40,6 +40,7 @@ CANCELLED_IN_FUTURE = 0.2  # a cancelled booking is sometimes one that was still
 UPCOMING_DAYS = 30
 CONFIRMED_NEAR = 0.8  # reminders go out two days ahead, so near bookings are mostly confirmed
 CONFIRMED_FAR = 0.15
+DEMO_CALLER = "+18655550100"  # a seeded customer: the number `make call` and `make talk` use
 
 # How full the calendar gets: the history is spread so bays are about 40% busy, and no upcoming
 # day is booked beyond 75% so the voice agent still has free slots to offer in the demo.
@@ -640,10 +641,14 @@ class Command(BaseCommand):
 
     def _seed(self, gen: _Generator, customers: int, appointments: int, batch_size: int, bar: tqdm) -> _Counts:
         vehicle_counts = gen.vehicle_counts(customers)
+        existing = set(Customer.objects.values_list("phone", flat=True))
+        phones = gen.phones(customers, existing)
+        if phones and DEMO_CALLER not in existing and DEMO_CALLER not in phones:
+            phones[0] = DEMO_CALLER  # the returning customer `make call` and `make talk` ring as, with a car
+            vehicle_counts[0] = max(vehicle_counts[0], 1)
         bar.total = customers + sum(vehicle_counts) + appointments
         bar.refresh()
 
-        phones = gen.phones(customers, set(Customer.objects.values_list("phone", flat=True)))
         # bulk_create sends no post_save, so drop any cached lookups of these numbers ourselves.
         keys = [customer_cache_key(phone) for phone in phones]
 
