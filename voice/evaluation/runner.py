@@ -1,0 +1,99 @@
+"""Runs scenarios against a brain, each in a clean database state (its rows made inside a transaction that
+is rolled back), with "today" pinned to the suite's `now`, the built-in calendar and a private cache, so
+nothing leaves the run: no calendar event, no text message, no cached caller in a shared cache."""
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import time_machine
+from asgiref.sync import async_to_sync
+from django.core.cache import caches
+from django.db import transaction
+from django.test.utils import override_settings
+
+from crm.selectors import customer_row_by_phone
+from voice.evaluation import judge, world
+from voice.evaluation.conversation import Call, converse
+from voice.evaluation.scenarios import Scenario, Suite
+from voice.providers.base import ChatModel
+
+logger = logging.getLogger(__name__)
+_PRIVATE_CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "eval"},
+                   "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "eval-local"}}
+
+
+@dataclass(slots=True)
+class Result:
+    """One scenario's verdict: the failed expectations (none: passed) and the conversation."""
+
+    scenario: Scenario
+    problems: list[str]
+    lines: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and not self.scenario.known_failure
+
+
+class _RollBack(Exception):
+    """Raised to undo a scenario's rows once it has been judged."""
+
+
+def run_scenario(scenario: Scenario, suite: Suite, chat: ChatModel) -> Result:
+    """Build the scenario's CRM, talk it through, judge the end state, then roll every row back."""
+    result = Result(scenario=scenario, problems=[])
+    with (time_machine.travel(suite.now, tick=True),
+          override_settings(CACHES=_PRIVATE_CACHES, CALENDAR_BACKEND="builtin", FRONT_DESK_NUMBER=scenario.front_desk)):
+        for name in ("default", "local"):
+            caches[name].clear()
+        try:
+            with transaction.atomic():
+                _run(scenario, chat, result)
+                raise _RollBack
+        except _RollBack:
+            pass
+    return result
+
+
+def _run(scenario: Scenario, chat: ChatModel, result: Result) -> None:
+    made = world.build(scenario)
+    before = world.snapshot()
+    call_sid = f"EVAL{uuid.uuid4().hex}"
+    try:
+        call: Call = async_to_sync(converse)(chat=chat, caller=scenario.caller,
+                                             customer=customer_row_by_phone(scenario.caller),
+                                             attestation=scenario.attestation, lines=scenario.lines,
+                                             call_sid=call_sid)
+    except Exception as exc:  # a brain that crashes fails its scenario, not the suite
+        logger.exception("scenario %s: the call crashed", scenario.name)
+        result.problems.append(f"the call crashed: {type(exc).__name__}: {exc}")
+        return
+    result.lines = call.lines
+    result.problems = judge.failures(scenario, made, before, world.snapshot(), call.record)
+
+
+def run_suite(suite: Suite, chat: ChatModel, only: Iterable[str] = (),
+              progress: Callable[[Result], None] | None = None) -> list[Result]:
+    """Run the scenarios named (by name or category) in `only`, or all of them; `progress` sees each result."""
+    wanted = set(only)
+    results = []
+    for scenario in suite.scenarios:
+        if wanted and scenario.name not in wanted and scenario.category not in wanted:
+            continue
+        result = run_scenario(scenario, suite, chat)
+        results.append(result)
+        if progress is not None:
+            progress(result)
+    return results
+
+
+def pass_rates(results: list[Result]) -> dict[str, tuple[int, int]]:
+    """Passed and run per category, in the order met, then "overall"; a known failure counts as failed."""
+    rates: dict[str, tuple[int, int]] = {}
+    for r in results:
+        passed, run = rates.get(r.scenario.category, (0, 0))
+        rates[r.scenario.category] = (passed + r.passed, run + 1)
+    rates["overall"] = (sum(r.passed for r in results), len(results))
+    return rates

@@ -1,0 +1,74 @@
+"""`manage.py eval_agent`: runs the caller scenarios (fixtures/scenarios.yaml) against the configured brain and
+prints what passed, judged by the database each call left, with pass rates per category and overall."""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from voice.evaluation import scenarios
+from voice.evaluation.runner import Result, pass_rates, run_suite
+from voice.providers.factory import configured_name, make_chat
+
+
+class Command(BaseCommand):
+    help = ("Run the caller scenarios against the configured brain (LLM_PROVIDER; the offline brain without an "
+            "OpenAI key) in a throwaway database, and print pass rates per category.")
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--file", type=Path, default=None, help="The scenario file (default: the shipped one).")
+        parser.add_argument("--only", action="append", default=[],
+                            help="Run only this scenario or category (repeatable).")
+        parser.add_argument("--transcripts", action="store_true", help="Print the conversation of each failure.")
+        parser.add_argument("--min-pass", type=float, default=0.0,
+                            help="Exit non-zero when the overall pass rate (percent) is below this.")
+        parser.add_argument("--use-current-db", action="store_true",
+                            help="Run in the configured database (every scenario is rolled back) instead of a "
+                                 "throwaway one made for the run.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            suite = scenarios.load(options["file"])
+        except (OSError, scenarios.ScenarioError) as exc:
+            raise CommandError(str(exc)) from exc
+        if options["verbosity"] < 2:
+            logging.disable(logging.INFO)  # the tools' log lines would bury the verdicts
+        chat = make_chat()
+        self.stdout.write(f"Brain: {configured_name('LLM_PROVIDER')} ({type(chat).__name__}); "
+                          f"today is {suite.now:%A %Y-%m-%d %H:%M} in every scenario")
+        verbose = options["transcripts"]
+        if options["use_current_db"]:
+            results = run_suite(suite, chat, options["only"], progress=lambda r: self._line(r, verbose))
+        else:
+            old_name = connection.settings_dict["NAME"]
+            connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+            try:
+                results = run_suite(suite, chat, options["only"], progress=lambda r: self._line(r, verbose))
+            finally:
+                connection.creation.destroy_test_db(old_name, verbosity=0)
+        if not results:
+            raise CommandError(f"no scenario or category named {', '.join(options['only'])}")
+        rates = pass_rates(results)
+        self.stdout.write("\nPass rates:")
+        for category, (passed, run) in rates.items():
+            self.stdout.write(f"  {category:<24} {passed:>3}/{run:<3} {100 * passed / run:5.1f} %")
+        passed, run = rates["overall"]
+        if 100 * passed / run < options["min_pass"]:
+            raise CommandError(f"overall pass rate {100 * passed / run:.1f} % is below --min-pass "
+                               f"{options['min_pass']:g} %")
+
+    def _line(self, result: Result, transcripts: bool) -> None:
+        s = result.scenario
+        if result.passed:
+            self.stdout.write(f"PASS  {s.category:<22} {s.name}")
+            return
+        why = result.problems[0] if result.problems else "(passed the checks)"
+        known = f" [known failure: {s.known_failure}]" if s.known_failure else ""
+        self.stdout.write(f"FAIL  {s.category:<22} {s.name}: {why}{known}")
+        for more in result.problems[1:]:
+            self.stdout.write(f"        also: {more}")
+        if transcripts:
+            for speaker, words in result.lines:
+                self.stdout.write(f"        {'Caller' if speaker == 'caller' else 'Agent '}: {words}")
