@@ -2,10 +2,12 @@
 is rolled back), with "today" pinned to the suite's `now`, the built-in calendar and a private cache, so
 nothing leaves the run: no calendar event, no text message, no cached caller in a shared cache."""
 
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import time_machine
 from asgiref.sync import async_to_sync
@@ -14,7 +16,7 @@ from django.db import transaction
 from django.test.utils import override_settings
 
 from crm.selectors import customer_row_by_phone
-from voice.evaluation import judge, world
+from voice.evaluation import judge, scenarios, world
 from voice.evaluation.conversation import Call, converse
 from voice.evaluation.scenarios import Scenario, Suite
 from voice.providers.base import ChatModel
@@ -97,3 +99,19 @@ def pass_rates(results: list[Result]) -> dict[str, tuple[int, int]]:
         rates[r.scenario.category] = (passed + r.passed, run + 1)
     rates["overall"] = (sum(r.passed for r in results), len(results))
     return rates
+
+
+def baseline_path() -> Path:
+    """The offline brain's passing scenarios as last recorded: the floor its text pass rate must keep."""
+    return scenarios.default_path().with_name("scenarios_baseline.json")
+
+
+def baseline_write(results: list[Result], path: Path) -> None:
+    """Record which scenarios passed (`manage.py eval_agent --save-baseline`), for the regression test."""
+    passed = sorted(r.scenario.name for r in results if r.passed)
+    path.write_text(json.dumps({"passed": passed, "run": len(results)}, indent=2) + "\n")
+
+
+def baseline_read(path: Path) -> set[str]:
+    """The names of the scenarios that passed when the baseline was recorded."""
+    return set(json.loads(path.read_text())["passed"])

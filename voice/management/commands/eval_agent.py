@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from voice.evaluation import scenarios
-from voice.evaluation.runner import Result, pass_rates, run_suite
+from voice.evaluation.runner import Result, baseline_path, baseline_write, pass_rates, run_suite
+from voice.providers.base import ChatModel
 from voice.providers.factory import configured_name, make_chat
 
 
@@ -24,6 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--transcripts", action="store_true", help="Print the conversation of each failure.")
         parser.add_argument("--min-pass", type=float, default=0.0,
                             help="Exit non-zero when the overall pass rate (percent) is below this.")
+        parser.add_argument("--save-baseline", action="store_true",
+                            help="Record the passing scenarios as the floor the offline brain's test keeps "
+                                 "(fixtures/scenarios_baseline.json); run the whole suite with the offline brain.")
         parser.add_argument("--use-current-db", action="store_true",
                             help="Run in the configured database (every scenario is rolled back) instead of a "
                                  "throwaway one made for the run.")
@@ -33,31 +37,51 @@ class Command(BaseCommand):
             suite = scenarios.load(options["file"])
         except (OSError, scenarios.ScenarioError) as exc:
             raise CommandError(str(exc)) from exc
-        if options["verbosity"] < 2:
-            logging.disable(logging.INFO)  # the tools' log lines would bury the verdicts
+        if options["save_baseline"] and (options["only"] or options["file"]
+                                         or configured_name("LLM_PROVIDER") != "offline"):
+            raise CommandError("--save-baseline records the whole shipped suite on the offline brain only")
         chat = make_chat()
         self.stdout.write(f"Brain: {configured_name('LLM_PROVIDER')} ({type(chat).__name__}); "
                           f"today is {suite.now:%A %Y-%m-%d %H:%M} in every scenario")
-        verbose = options["transcripts"]
-        if options["use_current_db"]:
-            results = run_suite(suite, chat, options["only"], progress=lambda r: self._line(r, verbose))
-        else:
-            old_name = connection.settings_dict["NAME"]
-            connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-            try:
-                results = run_suite(suite, chat, options["only"], progress=lambda r: self._line(r, verbose))
-            finally:
-                connection.creation.destroy_test_db(old_name, verbosity=0)
+        quiet = options["verbosity"] < 2
+        if quiet:
+            logging.disable(logging.INFO)  # the tools' log lines would bury the verdicts
+        try:
+            results = self._run(suite, chat, options)
+        finally:
+            if quiet:
+                logging.disable(logging.NOTSET)
         if not results:
             raise CommandError(f"no scenario or category named {', '.join(options['only'])}")
+        if options["save_baseline"]:
+            baseline_write(results, baseline_path())
+            self.stdout.write(f"Baseline written to {baseline_path()}")
+        self._rates(results, options["min_pass"])
+
+    def _run(self, suite: scenarios.Suite, chat: ChatModel, options: dict[str, Any]) -> list[Result]:
+        """The scenarios, in the configured database or (by default) a throwaway one made for the run."""
+        verbose = options["transcripts"]
+
+        def run() -> list[Result]:
+            return run_suite(suite, chat, options["only"], progress=lambda r: self._line(r, verbose))
+
+        if options["use_current_db"]:
+            return run()
+        old_name = connection.settings_dict["NAME"]
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        try:
+            return run()
+        finally:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+
+    def _rates(self, results: list[Result], min_pass: float) -> None:
         rates = pass_rates(results)
         self.stdout.write("\nPass rates:")
         for category, (passed, run) in rates.items():
             self.stdout.write(f"  {category:<24} {passed:>3}/{run:<3} {100 * passed / run:5.1f} %")
         passed, run = rates["overall"]
-        if 100 * passed / run < options["min_pass"]:
-            raise CommandError(f"overall pass rate {100 * passed / run:.1f} % is below --min-pass "
-                               f"{options['min_pass']:g} %")
+        if 100 * passed / run < min_pass:
+            raise CommandError(f"overall pass rate {100 * passed / run:.1f} % is below --min-pass {min_pass:g} %")
 
     def _line(self, result: Result, transcripts: bool) -> None:
         s = result.scenario

@@ -1,0 +1,128 @@
+"""The scenario suite (`manage.py eval_agent`): it really judges by the database, and the offline brain keeps
+the pass rate it had when the baseline was recorded."""
+
+import dataclasses
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from voice.evaluation import scenarios
+from voice.evaluation.runner import Result, baseline_path, baseline_read, pass_rates, run_scenario, run_suite
+from voice.providers.base import ChatContext, ChatEvent
+from voice.providers.offline_brain import OfflineBrain
+
+pytestmark = pytest.mark.django_db
+
+
+class MishearingBrain(OfflineBrain):
+    """The offline brain hearing "brake inspection" wherever the caller said "oil change": it books, reads back
+    and confirms the wrong service, as a weak model might."""
+
+    def decide(self, messages: list[dict[str, Any]], offered: set[str],
+               context: ChatContext | None = None) -> list[ChatEvent]:
+        heard = [{**m, "content": m["content"].replace("oil change", "brake inspection")}
+                 if m.get("role") == "user" and isinstance(m.get("content"), str) else m for m in messages]
+        return super().decide(heard, offered, context)
+
+
+def _scenario(suite: scenarios.Suite, name: str) -> scenarios.Scenario:
+    return next(s for s in suite.scenarios if s.name == name)
+
+
+def _shown(result: Result) -> str:
+    return "\n".join([*result.problems, *(f"{who}: {said}" for who, said in result.lines)])
+
+
+def test_the_shipped_suite_has_forty_scenarios_in_every_category_the_issue_names() -> None:
+    suite = scenarios.load()
+    assert len(suite.scenarios) >= 40
+    assert {s.category for s in suite.scenarios} >= {
+        "booking", "rescheduling", "cancelling", "several cars", "several appointments", "new callers",
+        "corrections", "relative dates and times", "prices and hours", "transfer requests",
+        "dictated VINs and plates", "silence", "hostile instructions"}
+
+
+def test_a_booking_the_brain_makes_passes_and_its_rows_are_rolled_back() -> None:
+    from crm.models import Appointment, Customer
+
+    suite = scenarios.load()
+    result = run_scenario(_scenario(suite, "book-oil-change-known-caller"), suite, OfflineBrain())
+    assert result.passed, _shown(result)
+    assert not Customer.objects.exists() and not Appointment.objects.exists()
+
+
+def test_a_deliberately_wrong_expected_start_fails_naming_the_booking() -> None:
+    suite = scenarios.load()
+    scenario = _scenario(suite, "book-oil-change-known-caller")
+    wanted = scenario.expect.booked[0]
+    wrong = dataclasses.replace(wanted, start=wanted.start.replace(hour=11) if wanted.start else None)
+    broken = dataclasses.replace(scenario, expect=dataclasses.replace(scenario.expect, booked=(wrong,)))
+    result = run_scenario(broken, suite, OfflineBrain())
+    assert not result.passed
+    assert "expected a booking oil_change at Wed 2026-12-09 11:00" in result.problems[0]
+    assert any("an unexpected booking: oil_change Wed 2026-12-09 10:00" in p for p in result.problems)
+
+
+def test_a_brain_that_books_the_wrong_service_fails() -> None:
+    suite = scenarios.load()
+    result = run_scenario(_scenario(suite, "book-oil-change-known-caller"), suite, MishearingBrain())
+    assert not result.passed
+    assert "brake_inspection Wed 2026-12-09 10:00" in _shown(result)
+
+
+def test_a_brain_that_cancels_the_wrong_appointment_fails_and_the_change_is_named() -> None:
+    suite = scenarios.load()
+    # The caller asks to cancel the oil change; a brain hearing "brake inspection" cancels the other one.
+    result = run_scenario(_scenario(suite, "cancel-one-of-two-by-service"), suite, MishearingBrain())
+    assert not result.passed
+    assert "expected 'oil' cancelled" in result.problems[0]
+    assert any("'brakes' changed unexpectedly" in p for p in result.problems), _shown(result)
+
+
+def test_a_known_failure_counts_as_failed_even_when_its_checks_pass() -> None:
+    suite = scenarios.load()
+    scenario = dataclasses.replace(_scenario(suite, "book-oil-change-known-caller"), known_failure="not built yet")
+    result = run_scenario(scenario, suite, OfflineBrain())
+    assert result.problems == [] and not result.passed
+    assert pass_rates([result])["overall"] == (0, 1)
+
+
+def test_a_scenario_file_with_a_typo_is_refused_naming_the_scenario(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text('now: "2026-12-07 08:30"\nscenarios:\n  - {name: typo, category: booking, caller: "+15550100001", '
+                    'say: ["hi"], expect: {boked: []}}\n')
+    with pytest.raises(scenarios.ScenarioError, match=r"typo\.expect: unknown keys \['boked'\]"):
+        scenarios.load(path)
+
+
+def test_the_offline_brain_keeps_its_recorded_text_pass_rate() -> None:
+    """Every scenario that passed when the baseline was recorded still passes, so the rate can only rise. After
+    the brain improves, record the new floor: `manage.py eval_agent --save-baseline`."""
+    suite = scenarios.load()
+    results = run_suite(suite, OfflineBrain())
+    recorded = baseline_read(baseline_path())
+    passed, run = pass_rates(results)["overall"]
+    regressed = {r.scenario.name: _shown(r) for r in results if r.scenario.name in recorded and not r.passed}
+    assert regressed == {}
+    assert passed / run >= len(recorded) / run
+
+
+def test_eval_agent_prints_a_line_per_scenario_and_rates_per_category(settings: Any) -> None:
+    settings.LLM_PROVIDER = "offline"
+    out = StringIO()
+    call_command("eval_agent", "--use-current-db", "--only", "cancelling", "--only", "friday-at-noon",
+                 "--transcripts", stdout=out)
+    text = out.getvalue()
+    assert "PASS  cancelling" in text and "friday-at-noon" in text
+    assert "  relative dates and times   1/1   100.0 %" in text
+    assert "  overall" in text
+
+
+def test_eval_agent_exits_non_zero_below_min_pass(settings: Any) -> None:
+    settings.LLM_PROVIDER = "offline"
+    with pytest.raises(CommandError, match="below --min-pass 90"):
+        call_command("eval_agent", "--use-current-db", "--only", "dictated VINs and plates", "--min-pass", "90",
+                     stdout=StringIO())
