@@ -22,7 +22,7 @@ from voice.evaluation.scenarios import Scenario, Suite
 from voice.providers.base import ChatModel
 
 logger = logging.getLogger(__name__)
-_PRIVATE_CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "eval"},
+PRIVATE_CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "eval"},
                    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "eval-local"}}
 
 
@@ -47,7 +47,7 @@ def run_scenario(scenario: Scenario, suite: Suite, chat: ChatModel) -> Result:
     """Build the scenario's CRM, talk it through, judge the end state, then roll every row back."""
     result = Result(scenario=scenario, problems=[])
     with (time_machine.travel(suite.now, tick=True),
-          override_settings(CACHES=_PRIVATE_CACHES, CALENDAR_BACKEND="builtin", FRONT_DESK_NUMBER=scenario.front_desk)):
+          override_settings(CACHES=PRIVATE_CACHES, CALENDAR_BACKEND="builtin", FRONT_DESK_NUMBER=scenario.front_desk)):
         for name in ("default", "local"):
             caches[name].clear()
         try:

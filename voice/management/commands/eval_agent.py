@@ -2,6 +2,7 @@
 prints what passed, judged by the database each call left, with pass rates per category and overall."""
 
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ class Command(BaseCommand):
         parser.add_argument("--save-baseline", action="store_true",
                             help="Record the passing scenarios as the floor the offline brain's test keeps "
                                  "(fixtures/scenarios_baseline.json); run the whole suite with the offline brain.")
+        parser.add_argument("--voice", action="store_true",
+                            help="Speak each scenario to the call stack (Twilio media stream, offline speech) "
+                                 "instead of typing it; slower (real-time turn-taking).")
         parser.add_argument("--use-current-db", action="store_true",
                             help="Run in the configured database (every scenario is rolled back) instead of a "
                                  "throwaway one made for the run.")
@@ -37,7 +41,9 @@ class Command(BaseCommand):
             suite = scenarios.load(options["file"])
         except (OSError, scenarios.ScenarioError) as exc:
             raise CommandError(str(exc)) from exc
-        if options["save_baseline"] and (options["only"] or options["file"]
+        if options["voice"] and options["use_current_db"]:
+            raise CommandError("--voice commits what each call does, so it runs only in a throwaway database")
+        if options["save_baseline"] and (options["voice"] or options["only"] or options["file"]
                                          or configured_name("LLM_PROVIDER") != "offline"):
             raise CommandError("--save-baseline records the whole shipped suite on the offline brain only")
         chat = make_chat()
@@ -63,16 +69,23 @@ class Command(BaseCommand):
         verbose = options["transcripts"]
 
         def run() -> list[Result]:
+            if options["voice"]:
+                from voice.evaluation.voice_mode import run_voice_suite
+
+                return run_voice_suite(suite, options["only"], progress=lambda r: self._line(r, verbose))
             return run_suite(suite, chat, options["only"], progress=lambda r: self._line(r, verbose))
 
         if options["use_current_db"]:
             return run()
         old_name = connection.settings_dict["NAME"]
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        try:
-            return run()
-        finally:
-            connection.creation.destroy_test_db(old_name, verbosity=0)
+        with tempfile.TemporaryDirectory(prefix="eval-agent-") as folder:
+            if connection.vendor == "sqlite" and options["voice"]:  # the call stack's threads share a file
+                connection.settings_dict.setdefault("TEST", {})["NAME"] = str(Path(folder) / "eval.sqlite3")
+            connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+            try:
+                return run()
+            finally:
+                connection.creation.destroy_test_db(old_name, verbosity=0)
 
     def _rates(self, results: list[Result], min_pass: float) -> None:
         rates = pass_rates(results)
