@@ -126,3 +126,17 @@ def test_eval_agent_exits_non_zero_below_min_pass(settings: Any) -> None:
     with pytest.raises(CommandError, match="below --min-pass 90"):
         call_command("eval_agent", "--use-current-db", "--only", "dictated VINs and plates", "--min-pass", "90",
                      stdout=StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_voice_mode_judges_a_call_made_through_the_media_stream() -> None:
+    """The keypad needs no speech recognition, so this stays quick: 0 asks for the front desk."""
+    from voice.evaluation.voice_mode import run_voice_scenario
+
+    suite = scenarios.load()
+    scenario = _scenario(suite, "keypad-zero-for-front-desk")
+    result = run_voice_scenario(scenario, suite)
+    assert result.passed, _shown(result)
+    assert ("caller", "[pressed 0]") in result.lines
+    wrong = dataclasses.replace(scenario, expect=dataclasses.replace(scenario.expect, transfer=False))
+    assert run_voice_scenario(wrong, suite).problems == ["a transfer was requested but none was expected"]
