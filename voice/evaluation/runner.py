@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import time_machine
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core.cache import caches
 from django.db import transaction
 from django.test.utils import override_settings
@@ -43,8 +43,9 @@ class _RollBack(Exception):
     """Raised to undo a scenario's rows once it has been judged."""
 
 
-def run_scenario(scenario: Scenario, suite: Suite, chat: ChatModel) -> Result:
-    """Build the scenario's CRM, talk it through, judge the end state, then roll every row back."""
+def run_scenario(scenario: Scenario, suite: Suite, brain: Callable[[], ChatModel]) -> Result:
+    """Build the scenario's CRM, talk it through with a brain made by `brain` (one per call, as on the phone:
+    its client belongs to the call's event loop), judge the end state, then roll every row back."""
     result = Result(scenario=scenario, problems=[])
     with (time_machine.travel(suite.now, tick=True),
           override_settings(CACHES=PRIVATE_CACHES, CALENDAR_BACKEND="builtin", FRONT_DESK_NUMBER=scenario.front_desk)):
@@ -52,22 +53,19 @@ def run_scenario(scenario: Scenario, suite: Suite, chat: ChatModel) -> Result:
             caches[name].clear()
         try:
             with transaction.atomic():
-                _run(scenario, chat, result)
+                _run(scenario, brain, result)
                 raise _RollBack
         except _RollBack:
             pass
     return result
 
 
-def _run(scenario: Scenario, chat: ChatModel, result: Result) -> None:
+def _run(scenario: Scenario, brain: Callable[[], ChatModel], result: Result) -> None:
     made = world.build(scenario)
     before = world.snapshot()
     call_sid = f"EVAL{uuid.uuid4().hex}"
     try:
-        call: Call = async_to_sync(converse)(chat=chat, caller=scenario.caller,
-                                             customer=customer_row_by_phone(scenario.caller),
-                                             attestation=scenario.attestation, lines=scenario.lines,
-                                             call_sid=call_sid)
+        call: Call = async_to_sync(_talk)(scenario, brain, call_sid)
     except Exception as exc:  # a brain that crashes fails its scenario, not the suite
         logger.exception("scenario %s: the call crashed", scenario.name)
         result.problems.append(f"the call crashed: {type(exc).__name__}: {exc}")
@@ -76,7 +74,17 @@ def _run(scenario: Scenario, chat: ChatModel, result: Result) -> None:
     result.problems = judge.failures(scenario, made, before, world.snapshot(), call.record)
 
 
-def run_suite(suite: Suite, chat: ChatModel, only: Iterable[str] = (),
+async def _talk(scenario: Scenario, brain: Callable[[], ChatModel], call_sid: str) -> Call:
+    chat = brain()
+    try:
+        customer = await sync_to_async(customer_row_by_phone)(scenario.caller)
+        return await converse(chat=chat, caller=scenario.caller, customer=customer,
+                              attestation=scenario.attestation, lines=scenario.lines, call_sid=call_sid)
+    finally:
+        await chat.aclose()
+
+
+def run_suite(suite: Suite, brain: Callable[[], ChatModel], only: Iterable[str] = (),
               progress: Callable[[Result], None] | None = None) -> list[Result]:
     """Run the scenarios named (by name or category) in `only`, or all of them; `progress` sees each result."""
     wanted = set(only)
@@ -84,7 +92,7 @@ def run_suite(suite: Suite, chat: ChatModel, only: Iterable[str] = (),
     for scenario in suite.scenarios:
         if wanted and scenario.name not in wanted and scenario.category not in wanted:
             continue
-        result = run_scenario(scenario, suite, chat)
+        result = run_scenario(scenario, suite, brain)
         results.append(result)
         if progress is not None:
             progress(result)

@@ -6,12 +6,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from voice.evaluation import scenarios
 from voice.evaluation.runner import Result, baseline_path, baseline_write, pass_rates, run_suite
-from voice.providers.base import ChatModel
 from voice.providers.factory import configured_name, make_chat
 
 
@@ -46,14 +46,15 @@ class Command(BaseCommand):
         if options["save_baseline"] and (options["voice"] or options["only"] or options["file"]
                                          or configured_name("LLM_PROVIDER") != "offline"):
             raise CommandError("--save-baseline records the whole shipped suite on the offline brain only")
-        chat = make_chat()
+        chat = make_chat()  # a configuration error surfaces here, before any scenario
+        async_to_sync(chat.aclose)()
         self.stdout.write(f"Brain: {configured_name('LLM_PROVIDER')} ({type(chat).__name__}); "
                           f"today is {suite.now:%A %Y-%m-%d %H:%M} in every scenario")
         quiet = options["verbosity"] < 2
         if quiet:
             logging.disable(logging.INFO)  # the tools' log lines would bury the verdicts
         try:
-            results = self._run(suite, chat, options)
+            results = self._run(suite, options)
         finally:
             if quiet:
                 logging.disable(logging.NOTSET)
@@ -64,7 +65,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Baseline written to {baseline_path()}")
         self._rates(results, options["min_pass"])
 
-    def _run(self, suite: scenarios.Suite, chat: ChatModel, options: dict[str, Any]) -> list[Result]:
+    def _run(self, suite: scenarios.Suite, options: dict[str, Any]) -> list[Result]:
         """The scenarios, in the configured database or (by default) a throwaway one made for the run."""
         verbose = options["transcripts"]
 
@@ -73,7 +74,7 @@ class Command(BaseCommand):
                 from voice.evaluation.voice_mode import run_voice_suite
 
                 return run_voice_suite(suite, options["only"], progress=lambda r: self._line(r, verbose))
-            return run_suite(suite, chat, options["only"], progress=lambda r: self._line(r, verbose))
+            return run_suite(suite, make_chat, options["only"], progress=lambda r: self._line(r, verbose))
 
         if options["use_current_db"]:
             return run()
