@@ -4,7 +4,10 @@ mu-law by the offline voice. The stack commits as on a call, so the scenario's r
 judged: run it only in a throwaway database (`manage.py eval_agent --voice` makes one)."""
 
 import asyncio
+import io
+import subprocess
 import uuid
+import wave
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,6 +18,7 @@ from django.core.management import call_command
 from django.test.utils import override_settings
 
 from crm.models import CallLog
+from voice.audio import Resampler, pcm16_to_ulaw
 from voice.call_record import CallIdentity, CallRecord, SessionStore
 from voice.evaluation import judge, world
 from voice.evaluation.conversation import SILENCE, key_said
@@ -29,8 +33,11 @@ PUBLIC_BASE_URL = "https://eval.bart.example"
 SPEED = 4.0  # the agent's audio "plays" this many times faster than real time; the caller speaks at this pace
 
 
-async def render(text: str) -> bytes:
-    """The caller's line as phone audio (8 kHz mu-law), spoken by the offline voice."""
+async def render(text: str, voice: str = "piper") -> bytes:
+    """The caller's line as phone audio (8 kHz mu-law): "piper" is the agent's own offline voice; "espeak:VOICE"
+    an espeak-ng voice (e.g. "espeak:en-us", "espeak:en-gb-scotland"), a stranger to the recogniser."""
+    if voice.startswith("espeak:"):
+        return await asyncio.to_thread(_espeak, text, voice.removeprefix("espeak:"))
     from voice.providers.offline_speech import OfflineTTS
 
     tts = OfflineTTS()
@@ -40,7 +47,16 @@ async def render(text: str) -> bytes:
         await tts.aclose()
 
 
-def run_voice_scenario(scenario: Scenario, suite: Suite) -> Result:
+def _espeak(text: str, voice: str) -> bytes:
+    found = subprocess.run(["espeak-ng", "-v", voice, "--stdout", text], capture_output=True, check=True,  # noqa: S603,S607 - a fixed program, the scenario's words as one argument
+                           timeout=30)
+    with wave.open(io.BytesIO(found.stdout), "rb") as wav:
+        pcm = wav.readframes(wav.getnframes())
+        rate = wav.getframerate()
+    return pcm16_to_ulaw(Resampler(rate, 8000).convert(pcm))
+
+
+def run_voice_scenario(scenario: Scenario, suite: Suite, caller_voice: str = "piper") -> Result:
     """Build the scenario's CRM, phone it in, judge what the database and the call record show, wipe the rows."""
     result = Result(scenario=scenario, problems=[])
     settings: dict[str, Any] = {
@@ -56,7 +72,7 @@ def run_voice_scenario(scenario: Scenario, suite: Suite) -> Result:
             before = world.snapshot()
             call_sid = "CA" + uuid.uuid4().hex
             try:
-                result.lines = async_to_sync(_call)(scenario, call_sid)
+                result.lines = async_to_sync(_call)(scenario, call_sid, caller_voice)
             except Exception as exc:  # noqa: BLE001 - a stack that crashes fails its scenario, not the suite
                 result.problems.append(f"the call crashed: {type(exc).__name__}: {exc}")
                 return result
@@ -67,7 +83,7 @@ def run_voice_scenario(scenario: Scenario, suite: Suite) -> Result:
     return result
 
 
-async def _call(scenario: Scenario, call_sid: str) -> list[tuple[str, str]]:
+async def _call(scenario: Scenario, call_sid: str, caller_voice: str) -> list[tuple[str, str]]:
     from autoshop.asgi import application
 
     caller = StreamCaller(application, call_sid=call_sid, caller=scenario.caller, attestation=scenario.attestation,
@@ -86,7 +102,7 @@ async def _call(scenario: Scenario, call_sid: str) -> list[tuple[str, str]]:
             elif line.strip() == SILENCE:  # as long as the turn-taker waits before asking "Are you still there?"
                 await _wall_clock_silence(caller, TurnConfig().silence_prompt_after + 1.0)
             else:
-                await caller.say(SILENT_FRAME * 10 + await render(line) + SILENT_FRAME * 40)
+                await caller.say(SILENT_FRAME * 10 + await render(line, caller_voice) + SILENT_FRAME * 40)
             await caller.until_quiet()
     finally:
         await caller.hang_up()
@@ -112,7 +128,7 @@ async def _transcript(call_sid: str) -> list[tuple[str, str]]:
     return []
 
 
-def run_voice_suite(suite: Suite, only: Iterable[str] = (),
+def run_voice_suite(suite: Suite, only: Iterable[str] = (), caller_voice: str = "piper",
                     progress: Callable[[Result], None] | None = None) -> list[Result]:
     """`run_suite` for voice: the scenarios named (by name or category) in `only`, or all."""
     wanted = set(only)
@@ -120,7 +136,7 @@ def run_voice_suite(suite: Suite, only: Iterable[str] = (),
     for scenario in suite.scenarios:
         if wanted and scenario.name not in wanted and scenario.category not in wanted:
             continue
-        results.append(run_voice_scenario(scenario, suite))
+        results.append(run_voice_scenario(scenario, suite, caller_voice))
         if progress is not None:
             progress(results[-1])
     return results

@@ -3,6 +3,7 @@ the pass rate it had when the baseline was recorded."""
 
 import asyncio
 import dataclasses
+import shutil
 import threading
 from collections.abc import Iterator
 from io import StringIO
@@ -173,3 +174,11 @@ def test_eval_agent_runs_an_openai_compatible_brain_from_openai_base_url(setting
     assert "FAIL  booking                book-oil-change-known-caller: expected a booking oil_change" in text
     assert "crashed" not in text
     assert len(openai_server.requests) >= 5  # every caller line of both calls reached the server
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (apt install espeak-ng)")
+def test_a_caller_line_rendered_by_an_espeak_voice_is_phone_audio() -> None:
+    from voice.evaluation.voice_mode import render
+
+    audio = asyncio.run(render("Oil change on Tuesday at ten, please.", "espeak:en-us"))
+    assert 8000 < len(audio) < 8000 * 6  # one to six seconds of 8 kHz mu-law, one byte a sample

@@ -32,6 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--voice", action="store_true",
                             help="Speak each scenario to the call stack (Twilio media stream, offline speech) "
                                  "instead of typing it; slower (real-time turn-taking).")
+        parser.add_argument("--caller-voice", default="piper",
+                            help="--voice: who speaks the caller's lines: 'piper' (the offline voice) or "
+                                 "'espeak:VOICE' (an espeak-ng voice, e.g. espeak:en-us; needs espeak-ng).")
         parser.add_argument("--use-current-db", action="store_true",
                             help="Run in the configured database (every scenario is rolled back) instead of a "
                                  "throwaway one made for the run.")
@@ -73,7 +76,8 @@ class Command(BaseCommand):
             if options["voice"]:
                 from voice.evaluation.voice_mode import run_voice_suite
 
-                return run_voice_suite(suite, options["only"], progress=lambda r: self._line(r, verbose))
+                return run_voice_suite(suite, options["only"], options["caller_voice"],
+                                       progress=lambda r: self._line(r, verbose))
             return run_suite(suite, make_chat, options["only"], progress=lambda r: self._line(r, verbose))
 
         if options["use_current_db"]:
