@@ -106,7 +106,7 @@ class Command(BaseCommand):
         if result.passed:
             self.stdout.write(f"PASS  {s.category:<22} {s.name}")
             return
-        why = result.problems[0] if result.problems else "(passed the checks)"
+        why = result.problems[0] if result.problems else "its checks pass now: drop its known_failure mark"
         known = f" [known failure: {s.known_failure}]" if s.known_failure else ""
         self.stdout.write(f"FAIL  {s.category:<22} {s.name}: {why}{known}")
         for more in result.problems[1:]:
