@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install call talk bench clean
+.PHONY: run test lint install call talk eval bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ call: install
 ## A typed conversation with the agent (real tools and database).
 talk: install
 	$(BIN)/python manage.py talk --from +18655550100
+
+## The caller scenarios against the configured brain, judged by the database (fixtures/scenarios.yaml).
+eval: install
+	$(BIN)/python manage.py eval_agent --transcripts
 
 ## Benchmarks: figures printed, nothing asserted.
 bench: install

@@ -1,0 +1,184 @@
+"""The scenario suite (`manage.py eval_agent`): it really judges by the database, and the offline brain keeps
+the pass rate it had when the baseline was recorded."""
+
+import asyncio
+import dataclasses
+import shutil
+import threading
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from voice.evaluation import scenarios
+from voice.evaluation.runner import Result, baseline_path, baseline_read, pass_rates, run_scenario, run_suite
+from voice.providers.base import ChatContext, ChatEvent
+from voice.providers.offline_brain import OfflineBrain
+from voice.tests.peers.openai_server import FakeOpenAI, TextReply
+
+pytestmark = pytest.mark.django_db
+
+
+class MishearingBrain(OfflineBrain):
+    """The offline brain hearing "brake inspection" wherever the caller said "oil change": it books, reads back
+    and confirms the wrong service, as a weak model might."""
+
+    def decide(self, messages: list[dict[str, Any]], offered: set[str],
+               context: ChatContext | None = None) -> list[ChatEvent]:
+        heard = [{**m, "content": m["content"].replace("oil change", "brake inspection")}
+                 if m.get("role") == "user" and isinstance(m.get("content"), str) else m for m in messages]
+        return super().decide(heard, offered, context)
+
+
+def _scenario(suite: scenarios.Suite, name: str) -> scenarios.Scenario:
+    return next(s for s in suite.scenarios if s.name == name)
+
+
+def _shown(result: Result) -> str:
+    return "\n".join([*result.problems, *(f"{who}: {said}" for who, said in result.lines)])
+
+
+def test_the_shipped_suite_has_forty_scenarios_in_every_category_the_issue_names() -> None:
+    suite = scenarios.load()
+    assert len(suite.scenarios) >= 40
+    assert {s.category for s in suite.scenarios} >= {
+        "booking", "rescheduling", "cancelling", "several cars", "several appointments", "new callers",
+        "corrections", "relative dates and times", "prices and hours", "transfer requests",
+        "dictated VINs and plates", "silence", "hostile instructions"}
+
+
+def test_a_booking_the_brain_makes_passes_and_its_rows_are_rolled_back() -> None:
+    from crm.models import Appointment, Customer
+
+    suite = scenarios.load()
+    result = run_scenario(_scenario(suite, "book-oil-change-known-caller"), suite, OfflineBrain)
+    assert result.passed, _shown(result)
+    assert not Customer.objects.exists() and not Appointment.objects.exists()
+
+
+def test_a_deliberately_wrong_expected_start_fails_naming_the_booking() -> None:
+    suite = scenarios.load()
+    scenario = _scenario(suite, "book-oil-change-known-caller")
+    wanted = scenario.expect.booked[0]
+    wrong = dataclasses.replace(wanted, start=wanted.start.replace(hour=11) if wanted.start else None)
+    broken = dataclasses.replace(scenario, expect=dataclasses.replace(scenario.expect, booked=(wrong,)))
+    result = run_scenario(broken, suite, OfflineBrain)
+    assert not result.passed
+    assert "expected a booking oil_change at Wed 2026-12-09 11:00" in result.problems[0]
+    assert any("an unexpected booking: oil_change Wed 2026-12-09 10:00" in p for p in result.problems)
+
+
+def test_a_brain_that_books_the_wrong_service_fails() -> None:
+    suite = scenarios.load()
+    result = run_scenario(_scenario(suite, "book-oil-change-known-caller"), suite, MishearingBrain)
+    assert not result.passed
+    assert "brake_inspection Wed 2026-12-09 10:00" in _shown(result)
+
+
+def test_a_brain_that_cancels_the_wrong_appointment_fails_and_the_change_is_named() -> None:
+    suite = scenarios.load()
+    # The caller asks to cancel the oil change; a brain hearing "brake inspection" cancels the other one.
+    result = run_scenario(_scenario(suite, "cancel-one-of-two-by-service"), suite, MishearingBrain)
+    assert not result.passed
+    assert "expected 'oil' cancelled" in result.problems[0]
+    assert any("'brakes' changed unexpectedly" in p for p in result.problems), _shown(result)
+
+
+def test_a_known_failure_counts_as_failed_even_when_its_checks_pass() -> None:
+    suite = scenarios.load()
+    scenario = dataclasses.replace(_scenario(suite, "book-oil-change-known-caller"), known_failure="not built yet")
+    result = run_scenario(scenario, suite, OfflineBrain)
+    assert result.problems == [] and not result.passed
+    assert pass_rates([result])["overall"] == (0, 1)
+
+
+def test_a_scenario_file_with_a_typo_is_refused_naming_the_scenario(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text('now: "2026-12-07 08:30"\nscenarios:\n  - {name: typo, category: booking, caller: "+15550100001", '
+                    'say: ["hi"], expect: {boked: []}}\n')
+    with pytest.raises(scenarios.ScenarioError, match=r"typo\.expect: unknown keys \['boked'\]"):
+        scenarios.load(path)
+
+
+def test_the_offline_brain_keeps_its_recorded_text_pass_rate() -> None:
+    """Every scenario that passed when the baseline was recorded still passes, so the rate can only rise. After
+    the brain improves, record the new floor: `manage.py eval_agent --save-baseline`."""
+    suite = scenarios.load()
+    results = run_suite(suite, OfflineBrain)
+    recorded = baseline_read(baseline_path())
+    passed, run = pass_rates(results)["overall"]
+    regressed = {r.scenario.name: _shown(r) for r in results if r.scenario.name in recorded and not r.passed}
+    assert regressed == {}
+    assert passed / run >= len(recorded) / run
+
+
+def test_eval_agent_prints_a_line_per_scenario_and_rates_per_category(settings: Any) -> None:
+    settings.LLM_PROVIDER = "offline"
+    out = StringIO()
+    call_command("eval_agent", "--use-current-db", "--only", "cancelling", "--only", "friday-at-noon",
+                 "--transcripts", stdout=out)
+    text = out.getvalue()
+    assert "PASS  cancelling" in text and "friday-at-noon" in text
+    assert "  relative dates and times   1/1   100.0 %" in text
+    assert "  overall" in text
+
+
+def test_eval_agent_exits_non_zero_below_min_pass(settings: Any) -> None:
+    settings.LLM_PROVIDER = "offline"
+    with pytest.raises(CommandError, match="below --min-pass 90"):
+        call_command("eval_agent", "--use-current-db", "--only", "dictated VINs and plates", "--min-pass", "90",
+                     stdout=StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_voice_mode_judges_a_call_made_through_the_media_stream() -> None:
+    """The keypad needs no speech recognition, so this stays quick: 0 asks for the front desk."""
+    from voice.evaluation.voice_mode import run_voice_scenario
+
+    suite = scenarios.load()
+    scenario = _scenario(suite, "keypad-zero-for-front-desk")
+    result = run_voice_scenario(scenario, suite)
+    assert result.passed, _shown(result)
+    assert ("caller", "[pressed 0]") in result.lines
+    wrong = dataclasses.replace(scenario, expect=dataclasses.replace(scenario.expect, transfer=False))
+    assert run_voice_scenario(wrong, suite).problems == ["a transfer was requested but none was expected"]
+
+
+@pytest.fixture
+def openai_server() -> Iterator[FakeOpenAI]:
+    """A local OpenAI-compatible server answering every request with the same words, on its own thread's loop
+    (each scenario's call runs on a loop of its own, as each phone call does)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = FakeOpenAI(default=TextReply("Sorry, could you say that again?"))
+    asyncio.run_coroutine_threadsafe(server.__aenter__(), loop).result(timeout=10)
+    yield server
+    asyncio.run_coroutine_threadsafe(server.__aexit__(None, None, None), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=5)
+
+
+def test_eval_agent_runs_an_openai_compatible_brain_from_openai_base_url(settings: Any,
+                                                                        openai_server: FakeOpenAI) -> None:
+    settings.LLM_PROVIDER, settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "openai", "sk-test", openai_server.url
+    out = StringIO()
+    call_command("eval_agent", "--use-current-db", "--only", "hours-question-changes-nothing",
+                 "--only", "book-oil-change-known-caller", stdout=out)
+    text = out.getvalue()
+    assert "Brain: openai (OpenAIChat)" in text
+    assert "PASS  prices and hours       hours-question-changes-nothing" in text  # a brain that books nothing
+    assert "FAIL  booking                book-oil-change-known-caller: expected a booking oil_change" in text
+    assert "crashed" not in text
+    assert len(openai_server.requests) >= 5  # every caller line of both calls reached the server
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (apt install espeak-ng)")
+def test_a_caller_line_rendered_by_an_espeak_voice_is_phone_audio() -> None:
+    from voice.evaluation.voice_mode import render
+
+    audio = asyncio.run(render("Oil change on Tuesday at ten, please.", "espeak:en-us"))
+    assert 8000 < len(audio) < 8000 * 6  # one to six seconds of 8 kHz mu-law, one byte a sample
