@@ -97,7 +97,8 @@ def _customer(scenario: Scenario, expected: CustomerExpected) -> list[str]:
 
 
 def _car_fits(wanted: dict[str, object], car: Vehicle) -> bool:
-    have = {"year": str(car.year), "make": car.make, "model": car.model, "vin": car.vin, "plate": car.license_plate}
+    have = {"year": str(car.year), "make": car.make, "model": car.model, "vin": car.vin or "",
+            "plate": car.license_plate}
     return all(str(value).lower() == have.get(field, "").lower() for field, value in wanted.items())
 
 
