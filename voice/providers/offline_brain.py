@@ -7,18 +7,15 @@ words and the tool results), the call's facts in ChatContext, and its own pendin
 it writes to `context.notes["pending"]` when it asks and reads back on the next turn.
 """
 
-import json
 from collections.abc import AsyncIterator
-from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
 
-from scheduling.shop import shop_timezone, shop_today
-from scheduling.spoken import spoken_time
+from scheduling.shop import shop_today
 from voice.agent.dictation import vin_from_speech
-from voice.providers.base import ChatContext, ChatEvent, TextDelta, ToolCallRequested
-from voice.providers.offline_answers import CONFIRM_BOOK, confirm_text, corrects, listed, one, spoken_error
+from voice.providers.base import ChatContext, ChatEvent, TextDelta
+from voice.providers.offline_answers import confirm_text, corrects, listed, one, spoken_error
 from voice.providers.offline_details import parse_car, parse_name, vin_heard, vin_misheard
 from voice.providers.offline_phrases import (
     asks_hours,
@@ -30,17 +27,14 @@ from voice.providers.offline_phrases import (
     parse_vehicle,
     says_goodbye,
     spoken_cars,
-    spoken_clock,
-    spoken_times,
     wants_person,
     will_attend,
 )
-from voice.providers.offline_turn import ASK_CAR_AGAIN, ASK_NAME, ASK_NEW_CAR, Pending, Turn
+from voice.providers.offline_readback import CONFIRM_CANCEL, ask_again, offer_times
+from voice.providers.offline_turn import ASK_CAR_AGAIN, ASK_NAME, ASK_NEW_CAR, Pending, Turn, ask, call
 
 ASK_SERVICE = "What can we do for your car? For example an oil change, a brake inspection or a tire rotation."
 ASK_DAY = "What day works for you?"
-CONFIRM_CANCEL = "Shall I cancel it?"
-CONFIRM_MOVE = "Shall I move it?"
 ASK_NEW_DAY = "What day would you like instead?"
 ASK_CAR = "Which car is it for?"
 SECURITY_QUESTION = "For your security, what's the make of the car on that appointment?"
@@ -82,69 +76,69 @@ class OfflineBrain:
     def _after_caller(self, turn: Turn, offered: set[str]) -> list[ChatEvent]:
         said = turn.caller_now
         if wants_person(said):
-            return [_call("transfer_to_human", {"reason": "caller asked"}, turn)] if offered else [
+            return [call("transfer_to_human", {"reason": "caller asked"}, turn)] if offered else [
                 TextDelta("Let me get you to someone at the front desk.")]
         if says_goodbye(said):
             name = str(turn.customer.get("name") or "").split(" ")[0]
             return [TextDelta(f"Thanks for calling {settings.SHOP_NAME}{', ' + name if name else ''}. Goodbye!"),
-                    *([_call("end_call", {}, turn)] if offered else [])]
+                    *([call("end_call", {}, turn)] if offered else [])]
         if turn.pending == Pending.VERIFY:  # the answer goes, as said, to the change that asked for it
             asked = next((r for r in reversed(turn.tool_results) if r.name in CHANGES), None)
             if asked is not None and said.strip():
-                return [_call(asked.name, {**asked.args, "verification": said.strip()}, turn)]
+                return [call(asked.name, {**asked.args, "verification": said.strip()}, turn)]
         if turn.pending == Pending.NAME and turn.booking is not None:
             caller_name = parse_name(said)
             if caller_name is None:
-                return _ask(turn, Pending.NAME, f"Sorry, I didn't catch that. {ASK_NAME}")
-            return [_call("update_customer", {"name": caller_name}, turn)]
+                return ask(turn, Pending.NAME, f"Sorry, I didn't catch that. {ASK_NAME}")
+            return [call("update_customer", {"name": caller_name}, turn)]
         if turn.pending == Pending.CAR and turn.booking is not None:
             vin = vin_from_speech(said)
             if len(vin) == 17:  # the VIN, read out: the tool checks it and decodes the year and make
-                return [_call("add_vehicle", {"vin": vin}, turn)]
+                return [call("add_vehicle", {"vin": vin}, turn)]
             year, make, model = parse_car(said)
             if year is not None and make:
-                return [_call("add_vehicle", {"year": year, "make": make, "model": model}, turn)]
+                return [call("add_vehicle", {"year": year, "make": make, "model": model}, turn)]
             if not is_no(said):
-                return _ask(turn, Pending.CAR, f"Sorry, I didn't catch the car. {ASK_CAR_AGAIN}")
-            return _ask(turn, Pending.CONFIRM_BOOK, confirm_text(turn, None))  # they'd rather not say
+                return ask(turn, Pending.CAR, f"Sorry, I didn't catch the car. {ASK_CAR_AGAIN}")
+            return ask(turn, Pending.CONFIRM_BOOK, confirm_text(turn, None))  # they'd rather not say
         if turn.pending == Pending.WHICH_CAR and turn.booking is not None and turn.vehicles:
             car = parse_vehicle(turn.vehicles, said)
             if car is None:
-                return _ask(turn, Pending.WHICH_CAR,
+                return ask(turn, Pending.WHICH_CAR,
                             f"Sorry, I didn't catch that. {spoken_cars(turn.vehicles)} {ASK_CAR}")
-            return _ask(turn, Pending.CONFIRM_BOOK, confirm_text(turn, car))
+            return ask(turn, Pending.CONFIRM_BOOK, confirm_text(turn, car))
         if turn.pending == Pending.CONFIRM_BOOK and turn.booking is not None and not corrects(turn, said):
             if is_yes(said) and not is_no(said):
                 car = turn.chosen_vehicle
                 extra = {"vehicle_id": car["vehicle_id"]} if car else {}
                 if turn.booked_before:  # the caller asked for this one on top of the one already booked
                     extra["additional_booking_requested"] = True
-                return [_call("book_appointment", {**turn.booking, **extra, "caller_confirmed": True}, turn)]
+                return [call("book_appointment", {**turn.booking, **extra, "caller_confirmed": True}, turn)]
             if is_no(said):
                 return [TextDelta("No problem. What day and time would suit you better?")]
         if turn.pending == Pending.CONFIRM_CANCEL and turn.appointment is not None:
             if is_yes(said):
-                return [_call("cancel_appointment", {"appointment_id": turn.appointment["appointment_id"],
+                return [call("cancel_appointment", {"appointment_id": turn.appointment["appointment_id"],
                                                      "caller_confirmed": True}, turn)]
             if is_no(said):
                 return [TextDelta("Okay, I'll leave it as it is. Anything else?")]
         if turn.pending == Pending.CONFIRM_MOVE and turn.move is not None:
             if is_yes(said):
-                return [_call("reschedule_appointment", {**turn.move, "caller_confirmed": True}, turn)]
+                return [call("reschedule_appointment", {**turn.move, "caller_confirmed": True}, turn)]
             if is_no(said):
                 return [TextDelta("Okay. What other day and time would work?")]
         if turn.reminder_id is not None and turn.intent not in ("cancel", "reschedule") and will_attend(said):
-            return [_call("confirm_appointment", {"appointment_id": turn.reminder_id}, turn)]
+            return [call("confirm_appointment", {"appointment_id": turn.reminder_id}, turn)]
         if asks_hours(said):
-            return [_call("get_shop_info", {}, turn)]
+            return [call("get_shop_info", {}, turn)]
         if asks_price(said) or asks_services(said):
-            return [_call("get_service_menu", {}, turn)]
+            return [call("get_service_menu", {}, turn)]
         if asks_own_appointments(said):
-            return [_call("list_appointments", {}, turn)]
+            return [call("list_appointments", {}, turn)]
         intent = turn.intent
         if intent in ("cancel", "reschedule"):
             if turn.appointments is None:
-                return [_call("list_appointments", {}, turn)]
+                return [call("list_appointments", {}, turn)]
             return self._which_appointment(turn)
         if intent == "book":
             if turn.service is None:
@@ -160,9 +154,9 @@ class OfflineBrain:
         if not turn.candidates:
             return [TextDelta("I don't see any upcoming appointments on your number. Would you like to book one?")]
         if turn.appointment is None:
-            return _ask(turn, Pending.WHICH_APPOINTMENT, f"You have {listed(turn.candidates)}. Which one?")
+            return ask(turn, Pending.WHICH_APPOINTMENT, f"You have {listed(turn.candidates)}. Which one?")
         if turn.intent == "cancel":
-            return _ask(turn, Pending.CONFIRM_CANCEL, f"You have {one(turn.appointment)}. {CONFIRM_CANCEL}")
+            return ask(turn, Pending.CONFIRM_CANCEL, f"You have {one(turn.appointment)}. {CONFIRM_CANCEL}")
         if turn.day is None:
             return [TextDelta(f"Your {turn.appointment['service'].lower()} is on {turn.appointment['when']}. "
                               f"{ASK_NEW_DAY}")]
@@ -176,7 +170,7 @@ class OfflineBrain:
         args = {"service": service, "date": turn.day.isoformat()}
         if turn.time is not None:
             args["time"] = turn.time.strftime("%H:%M")
-        return [_call("check_availability", args, turn)]
+        return [call("check_availability", args, turn)]
 
     # --- a tool just answered -----------------------------------------------------------------------------
 
@@ -185,20 +179,20 @@ class OfflineBrain:
         if name == "list_vehicles" and "error" in result:
             result = {"vehicles": []}  # a new caller has no cars on record yet: book without one
         if result.get("needs") == "confirmation":
-            return self._ask_again(turn, name, turn.tool_results[-1].args)
+            return ask_again(turn, name, turn.tool_results[-1].args)
         if result.get("needs") == "verification":
             tried = "verification" in turn.tool_results[-1].args
-            return _ask(turn, Pending.VERIFY, ("Sorry, that doesn't match what we have on record. " if tried else "")
+            return ask(turn, Pending.VERIFY, ("Sorry, that doesn't match what we have on record. " if tried else "")
                         + SECURITY_QUESTION)
         if "error" in result and name == "add_vehicle" and turn.tool_results[-1].args.get("vin"):
-            return _ask(turn, Pending.CAR, vin_misheard(str(turn.tool_results[-1].args["vin"])))
+            return ask(turn, Pending.CAR, vin_misheard(str(turn.tool_results[-1].args["vin"])))
         if "error" in result and name in ("update_customer", "add_vehicle") and turn.booking is not None:
-            return _ask(turn, Pending.CONFIRM_BOOK, "Sorry, I couldn't save that, but we can still book. "
+            return ask(turn, Pending.CONFIRM_BOOK, "Sorry, I couldn't save that, but we can still book. "
                         + confirm_text(turn, None))
         if "error" in result:
             return [TextDelta(spoken_error(name, result))]
         if name == "check_availability":
-            return self._offer_times(turn, result)
+            return offer_times(turn, result, offered)
         if name == "book_appointment":
             return [TextDelta(f"You're all set: {result['service'].lower()} on {result['when']}. "
                               "Is there anything else I can help with?")]
@@ -209,14 +203,14 @@ class OfflineBrain:
         if name in ("list_vehicles", "update_customer", "add_vehicle") and turn.booking is not None:
             cars = turn.vehicles or []
             if not turn.named:
-                return _ask(turn, Pending.NAME, f"I'll need a few details first. {ASK_NAME}")
+                return ask(turn, Pending.NAME, f"I'll need a few details first. {ASK_NAME}")
             if not cars and name != "add_vehicle" and not turn.cars_private:
                 thanks = f"Thanks, {str(result.get('name', '')).split(' ')[0]}. " if name == "update_customer" else ""
-                return _ask(turn, Pending.CAR, thanks + ASK_NEW_CAR)
+                return ask(turn, Pending.CAR, thanks + ASK_NEW_CAR)
             if len(cars) > 1 and name == "list_vehicles":
-                return _ask(turn, Pending.WHICH_CAR, f"{spoken_cars(cars)} {ASK_CAR}")
+                return ask(turn, Pending.WHICH_CAR, f"{spoken_cars(cars)} {ASK_CAR}")
             car = cars[-1] if name == "add_vehicle" and cars else (cars[0] if len(cars) == 1 else None)
-            return _ask(turn, Pending.CONFIRM_BOOK, vin_heard(result) + confirm_text(turn, car))
+            return ask(turn, Pending.CONFIRM_BOOK, vin_heard(result) + confirm_text(turn, car))
         if name == "list_appointments":
             appointments = turn.appointments or []
             if turn.intent in ("cancel", "reschedule") and not asks_own_appointments(turn.caller_now):
@@ -251,49 +245,3 @@ class OfflineBrain:
         if name == "confirm_appointment":
             return [TextDelta(f"Thank you, you're confirmed for {result['when']}. See you then!")]
         return [TextDelta("Done. Anything else?")]
-
-    def _ask_again(self, turn: Turn, name: str, args: dict[str, Any]) -> list[ChatEvent]:
-        """The tool wants the caller's yes to exactly this change: read it back and ask once more."""
-        service = (turn.appointment or {}).get("service") or turn.services.get(str(args.get("service")), "service")
-        start = args.get("new_start") or args.get("start")
-        when = spoken_time(datetime.fromisoformat(str(start)).replace(tzinfo=shop_timezone())) if start else ""
-        if name == "cancel_appointment" and turn.appointment is not None:
-            return _ask(turn, Pending.CONFIRM_CANCEL, f"Just to be sure: your {service.lower()} on "
-                                                      f"{turn.appointment['when']}. {CONFIRM_CANCEL}")
-        if name == "reschedule_appointment" and when:
-            return _ask(turn, Pending.CONFIRM_MOVE, f"Just to be sure: I'll move your {service.lower()} to "
-                                                    f"{when}. {CONFIRM_MOVE}")
-        if name == "book_appointment" and when and turn.booking is not None:
-            return _ask(turn, Pending.CONFIRM_BOOK, f"Just to be sure: {service.lower()} on {when}. {CONFIRM_BOOK}")
-        return [TextDelta("Sorry, I need your yes before I change anything. What would you like to do?")]
-
-    def _offer_times(self, turn: Turn, result: dict[str, Any]) -> list[ChatEvent]:
-        days = result.get("days", [])
-        if not days:
-            return [TextDelta("Sorry, that day is full or we're closed. Would another day work?")]
-        day = days[0]
-        times = day["times"]
-        wanted = turn.time
-        if wanted is not None:
-            hhmm = wanted.strftime("%H:%M")
-            start = datetime.combine(date.fromisoformat(day["date"]), wanted, tzinfo=shop_timezone())
-            if hhmm in times or result.get("requested", {}).get("free"):
-                if turn.intent == "reschedule" and turn.appointment is not None:
-                    return _ask(turn, Pending.CONFIRM_MOVE, f"I can move your {turn.appointment['service'].lower()} "
-                                                            f"to {spoken_time(start)}. {CONFIRM_MOVE}")
-                if turn.vehicles is None and "list_vehicles" in self._offered:
-                    return [_call("list_vehicles", {}, turn)]  # which car: asked before confirming
-                return _ask(turn, Pending.CONFIRM_BOOK, confirm_text(turn, turn.chosen_vehicle))
-            return [TextDelta(f"Sorry, {spoken_clock(hhmm)} isn't free on {day['day']}. I have "
-                              f"{spoken_times(times[:3])}. Which would you like?")]
-        return [TextDelta(f"On {day['day']} I have {spoken_times(times[:3])}. Which time works for you?")]
-
-
-def _ask(turn: Turn, question: Pending, text: str) -> list[ChatEvent]:
-    """Say `text`, and note that it asks `question`: the caller's next words are read as the answer."""
-    turn.asked = question
-    return [TextDelta(text)]
-
-
-def _call(name: str, args: dict[str, Any], turn: Turn) -> ToolCallRequested:
-    return ToolCallRequested(call_id=f"call_{name}_{turn.step}", name=name, arguments=json.dumps(args))

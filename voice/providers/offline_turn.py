@@ -8,7 +8,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from voice.providers.base import ChatContext
+from voice.providers.base import ChatContext, ChatEvent, TextDelta, ToolCallRequested
 from voice.providers.offline_phrases import (
     latest_service,
     parse_day,
@@ -208,3 +208,13 @@ def _json_object(text: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def ask(turn: Turn, question: Pending, text: str) -> list[ChatEvent]:
+    """Say `text`, and note that it asks `question`: the caller's next words are read as the answer."""
+    turn.asked = question
+    return [TextDelta(text)]
+
+
+def call(name: str, args: dict[str, Any], turn: Turn) -> ToolCallRequested:
+    return ToolCallRequested(call_id=f"call_{name}_{turn.step}", name=name, arguments=json.dumps(args))
