@@ -392,7 +392,8 @@ async def test_a_known_caller_is_thanked_by_name_from_the_context() -> None:
     assert (await talk.say("that's all, bye")).endswith(", Marge. Goodbye!")
 
 
-BRAIN_MODULES = ("offline_brain", "offline_phrases", "offline_turn")
+BRAIN_MODULES = ("offline_brain", "offline_phrases", "offline_turn", "offline_answers", "offline_details",
+                 "offline_readback")
 
 
 @pytest.mark.parametrize("module", BRAIN_MODULES)
