@@ -16,7 +16,14 @@ from scheduling.shop import shop_today
 from voice.agent.dictation import vin_from_speech
 from voice.providers.base import ChatContext, ChatEvent, TextDelta
 from voice.providers.offline_answers import confirm_text, corrects, listed, one, spoken_error
-from voice.providers.offline_details import parse_car, parse_name, vin_heard, vin_misheard
+from voice.providers.offline_details import (
+    introduced_name,
+    parse_car,
+    parse_name,
+    parse_plate,
+    vin_heard,
+    vin_misheard,
+)
 from voice.providers.offline_phrases import (
     asks_hours,
     asks_own_appointments,
@@ -31,7 +38,7 @@ from voice.providers.offline_phrases import (
     will_attend,
 )
 from voice.providers.offline_readback import CONFIRM_CANCEL, ask_again, offer_times
-from voice.providers.offline_turn import ASK_CAR_AGAIN, ASK_NAME, ASK_NEW_CAR, Pending, Turn, ask, call
+from voice.providers.offline_turn import ASK_CAR_AGAIN, ASK_NAME, ASK_NEW_CAR, ASK_VIN, Pending, Turn, ask, call
 
 ASK_SERVICE = "What can we do for your car? For example an oil change, a brake inspection or a tire rotation."
 ASK_DAY = "What day works for you?"
@@ -91,13 +98,15 @@ class OfflineBrain:
             if caller_name is None:
                 return ask(turn, Pending.NAME, f"Sorry, I didn't catch that. {ASK_NAME}")
             return [call("update_customer", {"name": caller_name}, turn)]
-        if turn.pending == Pending.CAR and turn.booking is not None:
+        if turn.pending == Pending.CAR and (turn.booking is not None or turn.intent == "add_car"):
             vin = vin_from_speech(said)
             if len(vin) == 17:  # the VIN, read out: the tool checks it and decodes the year and make
-                return [call("add_vehicle", {"vin": vin}, turn)]
+                model = next((m for m in (parse_car(line)[2] for line in reversed(turn.caller_lines)) if m), "")
+                return [call("add_vehicle", {"vin": vin, **({"model": model} if model else {})}, turn)]
             year, make, model = parse_car(said)
             if year is not None and make:
-                return [call("add_vehicle", {"year": year, "make": make, "model": model}, turn)]
+                plate = {"license_plate": found} if (found := parse_plate(said)) else {}
+                return [call("add_vehicle", {"year": year, "make": make, "model": model, **plate}, turn)]
             if not is_no(said):
                 return ask(turn, Pending.CAR, f"Sorry, I didn't catch the car. {ASK_CAR_AGAIN}")
             return ask(turn, Pending.CONFIRM_BOOK, confirm_text(turn, None))  # they'd rather not say
@@ -140,6 +149,11 @@ class OfflineBrain:
             if turn.appointments is None:
                 return [call("list_appointments", {}, turn)]
             return self._which_appointment(turn)
+        if intent == "add_car":
+            added = any(r.name == "add_vehicle" and r.result.get("added") for r in turn.tool_results)
+            if added:  # the car is on record; a yes to its read-back needs nothing more
+                return [TextDelta("Great. Is there anything else I can help with?")]
+            return ask(turn, Pending.CAR, ASK_VIN)
         if intent == "book":
             if turn.service is None:
                 return [TextDelta(ASK_SERVICE)]
@@ -202,14 +216,16 @@ class OfflineBrain:
             return [TextDelta(f"Your {result['service'].lower()} on {result['when']} is cancelled. Anything else?")]
         if name in ("list_vehicles", "update_customer", "add_vehicle") and turn.booking is not None:
             cars = turn.vehicles or []
+            if not turn.named and (given := introduced_name(turn.caller_lines)):
+                return [call("update_customer", {"name": given}, turn)]  # they said it already
             if not turn.named:
                 return ask(turn, Pending.NAME, f"I'll need a few details first. {ASK_NAME}")
             if not cars and name != "add_vehicle" and not turn.cars_private:
                 thanks = f"Thanks, {str(result.get('name', '')).split(' ')[0]}. " if name == "update_customer" else ""
                 return ask(turn, Pending.CAR, thanks + ASK_NEW_CAR)
-            if len(cars) > 1 and name == "list_vehicles":
+            if len(cars) > 1 and name == "list_vehicles" and turn.chosen_vehicle is None:
                 return ask(turn, Pending.WHICH_CAR, f"{spoken_cars(cars)} {ASK_CAR}")
-            car = cars[-1] if name == "add_vehicle" and cars else (cars[0] if len(cars) == 1 else None)
+            car = cars[-1] if name == "add_vehicle" and cars else turn.chosen_vehicle
             return ask(turn, Pending.CONFIRM_BOOK, vin_heard(result) + confirm_text(turn, car))
         if name == "list_appointments":
             appointments = turn.appointments or []
@@ -244,4 +260,6 @@ class OfflineBrain:
             return []  # the goodbye went out with the call to hang up: nothing more to say
         if name == "confirm_appointment":
             return [TextDelta(f"Thank you, you're confirmed for {result['when']}. See you then!")]
+        if name == "add_vehicle" and result.get("added"):
+            return [TextDelta(f"{vin_heard(result)}I've added your {result.get('description')}. Is that right?")]
         return [TextDelta("Done. Anything else?")]

@@ -6,7 +6,7 @@ are read here so a car's year is never taken for a time of day."""
 import re
 from typing import Any
 
-from voice.agent.dictation import read_back
+from voice.agent.dictation import dictated, read_back
 from voice.providers.offline_phrases import NUMBERS, words
 from voice.providers.offline_turn import ASK_VIN_AGAIN
 
@@ -61,8 +61,12 @@ def parse_car(text: str) -> tuple[int | None, str, str]:
     year = parse_year(low)
     for said, make in MAKES.items():
         if found := re.search(rf"\b{said}\b((?: [a-z0-9-]+){{0,4}})", low):
-            model = " ".join(w for w in found[1].split() if w not in ("please", "thanks", "thank", "you", "car",
-                                                                  "truck", "and", "it's", "its"))
+            kept = []
+            for word in found[1].split():
+                if word in ("the", "plate", "license", "vin", "with", "and", "it's", "its", "please", "thanks"):
+                    break  # the model ends where the plate or anything else begins
+                kept.append(word)
+            model = " ".join(w for w in kept if w not in ("car", "truck"))
             return year, make, model.title() if model else ""
     return year, "", ""
 
@@ -75,3 +79,20 @@ def vin_heard(result: dict[str, Any]) -> str:
 def vin_misheard(vin: str) -> str:
     """A VIN whose check digit fails: what was heard, and the question again."""
     return f"Sorry, I heard {read_back(vin)}, and that doesn't check out as a VIN. {ASK_VIN_AGAIN}"
+
+
+INTRO = re.compile(r"\b(?:this is|my name is|my name's|i'm|i am|it's)\s+([A-Z][a-z'-]+(?: [A-Z][a-z'-]+)?)")
+
+
+def introduced_name(lines: list[str]) -> str | None:
+    """A name the caller gave unasked ("Hi, this is Beatriz Santos, ..."), as written with capitals."""
+    for line in lines:
+        if (found := INTRO.search(line)) and found[1].split()[0].lower() not in ("a", "an", "the", "just", "calling"):
+            return found[1]
+    return None
+
+
+def parse_plate(text: str) -> str:
+    """The plate a caller gave with their car ("..., the plate is eight x-ray yankee zulu, double two one")."""
+    found = re.search(r"\b(?:plate|license)(?: number)?(?: is| reads)?\s+(.+)$", text, re.IGNORECASE)
+    return dictated(found[1].strip(" .")) if found else ""

@@ -38,8 +38,10 @@ SERVICES_ASKED = re.compile(r"\b(what (services|do you (do|offer))|services do y
 OWN_APPOINTMENTS = re.compile(r"\b(do i have (an?|any) (appointment|booking)s?|my next (appointment|booking)|"
                               r"when is my|what time is my|what are my (appointment|booking)s|"
                               r"am i (booked|scheduled))\b")
+ADD_CAR = re.compile(r"\b(add (it|my car|a car|my other car|another car|the car|a vehicle)|new car|bought a (new )?car"
+                     r"|another car)\b")
 CANCEL = re.compile(r"\b(cancel|call off)\b")
-MOVE = re.compile(r"\b(reschedule|move|push it|push back|different (day|time)|another (day|time)|"
+MOVE = re.compile(r"\b(reschedule|move|push (?:it|my|the)|push back|different (day|time)|another (day|time)|"
                   r"(?<!oil )change (the|my) (time|day|date|appointment))\b")
 BOOK = re.compile(r"\b(book|appointment|schedule|come in|bring|need|want|like)\b")
 
@@ -96,17 +98,22 @@ def asks_price(text: str) -> bool:
 
 
 def parse_intent(text: str) -> str | None:
-    """`cancel`, `reschedule` or `book`: what the caller wants done, if the text says."""
+    """`cancel`, `reschedule`, `add_car` or `book`: what the caller wants done, if the text says."""
     low = words(text)
     if CANCEL.search(low):
         return "cancel"
     if MOVE.search(low):
         return "reschedule"
+    if ADD_CAR.search(low):
+        return "add_car"
     if BOOK.search(low) or parse_service(text):
         return "book"
     return None
 
 
+BARE_HOUR = re.compile(r"\b(?:at|make (?:it|that)|how about|around|by)\s+(\d{1,2})\b"
+                       r"(?!\s*(?:st|nd|rd|th|:|am|pm|a m|p m))")
+NOT_DAY = re.compile(r"\b(not|isn't|instead of|rather than)\s+(on\s+)?$")
 NEGATED = re.compile(r"\b(not|isn't|aren't|don't need|don't want)\s+(the\s+|a\s+|an\s+|my\s+)?$")
 
 
@@ -150,12 +157,13 @@ def parse_day(text: str, today: date) -> date | None:
             month, day = index + 1, int(found[1])
             return next((date(year, month, day) for year in range(today.year, today.year + 5)
                          if _valid(year, month, day) and date(year, month, day) >= today), None)
-    for index, name in enumerate(WEEKDAYS):
-        if f" {name} " in low or f" {name}s " in low:
-            ahead = (index - today.weekday()) % 7
-            if ahead == 0 and not re.search(rf"\b(this|today) {name}\b", low):
-                ahead = 7  # "Tuesday", said on a Tuesday, is a week on; "this Tuesday" is today
-            return today + timedelta(days=ahead)
+    named = sorted((found.start(), index, name) for index, name in enumerate(WEEKDAYS)
+                   for found in re.finditer(rf"\b{name}s?\b", low) if not NOT_DAY.search(low[:found.start()]))
+    for _, index, name in named[:1]:  # the first day said, not one said not to be ("Thursday, not Tuesday")
+        ahead = (index - today.weekday()) % 7
+        if ahead == 0 and not re.search(rf"\b(this|today) {name}\b", low):
+            ahead = 7  # "Tuesday", said on a Tuesday, is a week on; "this Tuesday" is today
+        return today + timedelta(days=ahead)
     if found := re.search(r"\bthe (\d{1,2})(?:st|nd|rd|th)\b", low):
         day = int(found[1])
         candidate = today.replace(day=day) if _valid(today.year, today.month, day) else None
@@ -184,11 +192,15 @@ def parse_time(text: str) -> time | None:
     found = re.search(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a m|p m|in the morning|in the afternoon|o'clock)?\b", low)
     hour = minute = None
     suffix = ""
+    bare = BARE_HOUR.search(low)
     if found and (found[2] or found[3]) and int(found[1]) <= 23 and int(found[2] or 0) <= 59:
         hour, minute, suffix = int(found[1]), int(found[2] or 0), found[3] or ""
+    elif bare and 1 <= int(bare[1]) <= 12:  # "at 3", "make that 11": an hour of the working day
+        hour, minute = int(bare[1]), 0
     else:
         for spelled in SPELLED_TIME.finditer(low):  # the first number word said, with its minutes
-            if not re.match(r"\s+(car|cars|times|days)\b", low[spelled.end(1):]):
+            pronoun = re.search(r"\b(the|which|this|that|no|any)\s+$", low[:spelled.start()])  # "the one for..."
+            if not pronoun and not re.match(r"\s+(car|cars|times|days)\b", low[spelled.end(1):]):
                 hour, minute = NUMBERS[spelled[1]], MINUTES.get((spelled[2] or "").strip(), 0)
                 break
     if hour is None:
@@ -275,6 +287,10 @@ def pick_appointment(appointments: list[dict[str, Any]], text: str, today: date)
             in_month = [a for a in appointments if str(a.get("start", ""))[5:7] == f"{index + 1:02d}"]
             if in_month:
                 return in_month
+    said = set(low.split()) - {"the", "one", "for", "my", "a", "an", "on", "in", "at"}
+    by_car = [a for a in appointments if said & set(words(str(a.get("vehicle") or "")).split())]
+    if by_car:
+        return by_car
     for word, position in ORDINALS.items():
         if f" {word} " in low and appointments:
             return [appointments[position]]

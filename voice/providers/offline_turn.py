@@ -36,9 +36,10 @@ class Pending(StrEnum):
 ASK_NAME = "Can I have your name, please?"
 ASK_NEW_CAR = "And what car is it? The year, make and model, please."
 ASK_CAR_AGAIN = "What's the year, make and model?"
+ASK_VIN = "Sure. Could you read me the VIN, please? You can spell it out, or tell me the year, make and model."
 ASK_VIN_AGAIN = "Could you read the VIN to me again, or tell me the year, make and model?"
 # Their answers are a name or a car, never a day, time or service.
-DATA_QUESTIONS = (ASK_NAME, ASK_NEW_CAR, ASK_CAR_AGAIN, ASK_VIN_AGAIN)
+DATA_QUESTIONS = (ASK_NAME, ASK_NEW_CAR, ASK_CAR_AGAIN, ASK_VIN_AGAIN, ASK_VIN)
 
 
 class ToolResult(NamedTuple):
@@ -62,6 +63,7 @@ class Turn:
         callers = [i for i, m in enumerate(self.messages) if m["role"] == "user"]
         self.caller_now = self.messages[callers[-1]]["content"] if callers else ""
         self.caller_earlier = [self.messages[i]["content"] for i in callers[:-1]]
+        self.caller_lines = [*self.caller_earlier, self.caller_now]
         pending = context.notes.get("pending") if context.last_reply_heard else None  # an unheard question: none
         self.pending = next((q for q in Pending if q.value == pending), None)
         self.asked: Pending | None = None  # the question this turn's reply asks, if any

@@ -126,10 +126,21 @@ def test_eval_agent_prints_a_line_per_scenario_and_rates_per_category(settings: 
     assert "  overall" in text
 
 
-def test_eval_agent_exits_non_zero_below_min_pass(settings: Any) -> None:
+def test_eval_agent_exits_non_zero_below_min_pass(settings: Any, tmp_path: Path) -> None:
     settings.LLM_PROVIDER = "offline"
+    unmeetable = tmp_path / "scenarios.yaml"  # the caller only asks the hours; the scenario expects a booking
+    unmeetable.write_text("""now: "2026-12-07 08:30"
+scenarios:
+  - name: hours-expected-to-book
+    category: booking
+    caller: "+15550199001"
+    crm: {customer: Dana Whitfield}
+    say: ["What are your hours?"]
+    expect:
+      booked: [{service: oil_change}]
+""")
     with pytest.raises(CommandError, match="below --min-pass 90"):
-        call_command("eval_agent", "--use-current-db", "--only", "dictated VINs and plates", "--min-pass", "90",
+        call_command("eval_agent", "--use-current-db", "--file", str(unmeetable), "--min-pass", "90",
                      stdout=StringIO())
 
 
