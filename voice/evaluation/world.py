@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from crm.models import SERVICE_MENU, Appointment, Customer, Vehicle
+from crm.models import SERVICE_MENU, Appointment, CallbackRequest, CallLog, Customer, Vehicle
 from voice.evaluation.scenarios import Scenario
 
 _VIN_CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
@@ -90,3 +90,12 @@ def snapshot() -> dict[int, Row]:
     """Every appointment row, by id."""
     return {a.pk: Row(service=a.service_type, start=a.scheduled_at, status=a.status, vehicle_id=a.vehicle_id,
                       customer_id=a.customer_id) for a in Appointment.objects.all()}
+
+
+def wipe(scenario: Scenario, call_sid: str) -> None:
+    """Remove what the scenario and its call left: its numbers' customers (with their cars, appointments and
+    texts), the call's log and any message taken on it."""
+    phones = [scenario.caller, *(str(other.get("phone")) for other in scenario.others)]
+    CallbackRequest.objects.filter(call_sid=call_sid).delete()
+    CallLog.objects.filter(call_sid=call_sid).delete()
+    Customer.objects.filter(phone__in=phones).delete()

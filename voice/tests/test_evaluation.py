@@ -19,7 +19,7 @@ from voice.providers.base import ChatContext, ChatEvent
 from voice.providers.offline_brain import OfflineBrain
 from voice.tests.peers.openai_server import FakeOpenAI, TextReply
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # the tools commit (and close their connections) as on a call
 
 
 class MishearingBrain(OfflineBrain):
