@@ -78,7 +78,7 @@ def _cars() -> str:
 FRONT_DESK_GRAMMAR = """#JSGF V1.0;
 grammar desk;
 public <utt> = /1/ <request> | /1/ <when> | /1/ <answer> | /1/ <request> <when> | /1/ <info> | /1/ <car_said> |
-               /1/ <name_said> | /1/ <which> | /1/ no <request> [not <service>] | /1e-20/ <spelled>;
+               /1/ <name_said> | /1/ <which> | /1/ no <request> [not <service>] | /1e-10/ <spelled>;
 <info> = what are your hours [on <day>] | when are you open [on <day>] | how much is [<article>] <service> |
          how much for [<article>] <service> | where are you located | can i talk to a person |
          can i talk to someone | what services do you offer | do i have any appointments |
@@ -106,11 +106,11 @@ public <utt> = /1/ <request> | /1/ <when> | /1/ <answer> | /1/ <request> <when> 
          nineteen (ninety | eighty) [<digit>];
 <teen> = eleven | twelve | thirteen | fourteen | fifteen | sixteen | seventeen | eighteen | nineteen;
 <spelled> = [my plate is | my vin is | the vin is | the plate is | it's] <char> <char>+;
-<char> = /1/ <digit> | /1/ oh | /1/ (double | triple) (<digit> | oh | <letter>) | /1e-8/ <letter> | /1/ <nato>;
+<char> = /1/ <digit> | /1/ oh | /1/ (double | triple) (<digit> | oh | <letter>) | /0.01/ <letter> | /1/ <nato>;
 <digit> = zero | one | two | three | four | five | six | seven | eight | nine;
 <letter> = """ + _alternatives("a b c d e f g h i j k l m n o p q r s t u v w x y z") + """;
 <nato> = """ + _alternatives(NATO) + """;
-<name_said> = (my name is | my name's | this is | it's | i'm | the name is) <first> [<last>] | <first> <last>;
+<name_said> = (my name is | my name's | this is | it's | i'm | the name is) <first> [<last>];
 <first> = """ + _alternatives(FIRST_NAMES) + """;
 <last> = """ + _alternatives(LAST_NAMES) + """;
 """ + _cars()
