@@ -14,6 +14,7 @@ from typing import Any
 
 from voice.audio import Resampler, is_voice, pcm16_to_ulaw, ulaw_to_pcm16
 from voice.providers.base import ProviderError, SpeechStarted, STTEvent, TranscriptReceived, UtteranceEnded
+from voice.providers.offline_grammar import EXTRA_WORDS, FRONT_DESK_GRAMMAR
 
 _lock = threading.Lock()
 _voice: Any = None
@@ -58,27 +59,9 @@ class OfflineTTS:
         return out
 
 
-# The front desk's own phrases. Each utterance is decoded twice, with the open language model and
-# with this grammar; the grammar wins only when it fits the audio clearly better, so free speech
-# still gets through while "oil change on Tuesday at ten" is not heard as "will change ... a template".
-FRONT_DESK_GRAMMAR = """#JSGF V1.0;
-grammar desk;
-public <utt> = <request> | <when> | <answer> | <request> <when> | <info>;
-<info> = what are your hours [on <day>] | when are you open [on <day>] | how much is [<article>] <service> |
-         where are you located | can i talk to a person;
-<request> = [<lead>] [<article>] <service> [please] | [<lead>] <action> [my] [appointment] [please];
-<lead> = i need | i would like | i'd like | can i get | can i book | book | i want | i'd like to book |
-         i would like to book | i want to book | i need to | can i;
-<article> = an | a | my;
-<service> = oil change | brake inspection | brakes | tire rotation | wheel alignment | battery | diagnostic |
-            state inspection;
-<action> = cancel | reschedule | move | book | come in;
-<when> = [on | for] <day> [at <time>] [please] | at <time> [please] | <time>;
-<day> = monday | tuesday | wednesday | thursday | friday | saturday | today | tomorrow;
-<time> = <hour> [thirty | o'clock] [in the morning | in the afternoon | a m | p m];
-<hour> = one | two | three | four | five | six | seven | eight | nine | ten | eleven | twelve | noon;
-<answer> = yes [please] | no [thanks] | yeah | that works | sounds good | bye | goodbye | that's all;
-"""
+# Each utterance is decoded twice, with the open language model and with the front desk's grammar
+# (offline_grammar); the grammar wins only when it fits the audio clearly better, so free speech still
+# gets through while "oil change on Tuesday at ten" is not heard as "will change ... a template".
 GRAMMAR_MARGIN = 0.05
 
 
@@ -90,6 +73,8 @@ class _Decoder:
 
         self._decoder = Decoder(samprate=16000, loglevel="FATAL")
         self._open = self._decoder.current_search()
+        for index, (word, phones) in enumerate(EXTRA_WORDS.items(), 1):  # the dictionary updated once, at the last
+            self._decoder.add_word(word, phones, update=index == len(EXTRA_WORDS))
         self._decoder.add_jsgf_string("desk", FRONT_DESK_GRAMMAR)
         self._busy = threading.Lock()  # one decode at a time per decoder
 
