@@ -187,6 +187,8 @@ def _fits(tab: "Page") -> bool:
 
 
 def test_an_advisor_runs_the_day_from_the_board_finds_a_customer_and_opens_the_call(page: "Page", shots: Path) -> None:
+    from playwright.sync_api import expect  # assertions that wait for the page a click leads to
+
     tab = page
     # `/` led to the login and the login to the desk: today's board, by hour, with the bays in use.
     board = tab.locator("#desk .board")
@@ -210,7 +212,7 @@ def test_an_advisor_runs_the_day_from_the_board_finds_a_customer_and_opens_the_c
     assert "(800) 555-0109" in marge.inner_text()  # a seeded customer may end in 0109 too
     assert _fits(tab)
     marge.locator("th a").click()
-    assert "Marge Bouvier · (800) 555-0109" in tab.locator(".breadcrumbs").inner_text()
+    expect(tab.locator(".breadcrumbs")).to_contain_text("Marge Bouvier · (800) 555-0109")  # waits for the page
     assert "wheel alignment booked" in tab.locator("#texts-group").inner_text()
     tab.screenshot(path=str(shots / "customer.png"), full_page=True)
     assert _fits(tab), "customer: wider than the window"
@@ -218,13 +220,14 @@ def test_an_advisor_runs_the_day_from_the_board_finds_a_customer_and_opens_the_c
     # Her call: shop time, its length to the second, and the appointment it booked.
     tab.locator("#calls-group td.original a").first.click()
     content = tab.locator("#content-main")
-    assert "4 min 12 s" in content.inner_text()
+    expect(content).to_contain_text("4 min 12 s")
     assert "Booked: Wheel alignment" in content.inner_text()
     content.get_by_role("link", name="Wheel alignment", exact=False).first.click()
-    assert "Booked: Inbound call" in tab.locator("#content-main").inner_text()  # and the appointment knows the call
+    expect(tab.locator("#content-main")).to_contain_text("Booked: Inbound call")  # the appointment knows the call
     tab.screenshot(path=str(shots / "appointment.png"), full_page=True)
     assert _fits(tab), "appointment: wider than the window"
     tab.go_back()
+    expect(tab.locator("audio")).to_have_count(1)  # back on the call's page
     assert not tab.locator("text=CA" + "b" * 32).is_visible()  # the call SID sits in the folded technical section
     # Hear the call: the player loads the recording (staff only) and it is as long as the call, and it plays.
     player = tab.locator("audio")
