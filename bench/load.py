@@ -4,18 +4,24 @@ Three kinds of process, none sharing a core's event loop with another:
   - the server: the production command (`manage.py serve`, one worker unless `--workers`), a fresh one per
     N, on a migrated, seeded SQLite copy, with Deepgram (listen and speak) and OpenAI as its providers, no
     fallbacks (STT_FALLBACK=none, TTS_FALLBACKS=none), local-memory cache unless `--redis URL`;
-  - the provider peers (FakeDeepgram, FakeOpenAI) in one process of their own: the model's first token
+  - the provider peers, FakeDeepgram and FakeOpenAI, each in a process of its own (they stand for services
+    on other machines: one loaded peer must not slow the other): the model's first token
     after 300 ms, then the rest at once; speech's first byte after 150 ms; the listen socket transcribes
     the caller's scripted speech word by word and ends the utterance after 300 ms of silence (Deepgram's
     `endpointing=300`, which the server asks for);
   - the callers, asyncio, in their own process(es) (2 from 101 calls up, `--caller-processes`): each rings
     the shop (the signed `/twilio/voice` webhook), opens the signed media stream, sends `start` and then
     a 20 ms mu-law frame every 20 ms on a fixed clock (silence, or its speech), echoes each mark once the
-    audio before it has played (as Twilio's player does), hears the greeting out, says one line, hears
-    the reply out and hangs up. Call starts are spread over `--stagger` seconds.
+    audio before it has played (as Twilio's player does), hears the greeting out, then `--lines` times
+    (3) waits a pause (0.5-4 s, seeded) and says a line and hears the reply out; then it hangs up. Call
+    starts are spread over `--stagger` seconds (10), so the calls are all up at once while their turns
+    fall at different moments, as on a real line. `--lines 1 --stagger 2` is a flash crowd instead:
+    every call rings within 2 s and every caller speaks at about the same moment.
 
 Per N, one row:
-  reply p50/p99     the caller's speech end (its last speech frame sent) → the first agent `media` message
+  at once           the most calls whose media streams were up at the same moment
+  reply p50/p99     of every line of every call: the caller's speech end (its last speech frame sent) → the
+                    first agent `media` message
                     (includes the 300 ms the STT peer waits before ending the utterance, as Deepgram does)
   greeting p50/p99  `start` sent → the first agent `media` message
   gaps              media messages that arrived after the agent audio received before them had run out
@@ -33,13 +39,13 @@ Per N, one row:
                     during the load (a sync view: it also waits for Django's sync thread and the database)
   caller lag p99    the caller process's own event-loop lag (a 10 ms ticker; the worst process): if it is
                     large, the caller figures above carry it too
-  ok                calls that got both a greeting and a reply; a call still waiting after 40 s counts as
+  ok                calls that got a greeting and a reply to each line; a call still waiting after 40 s counts as
                     infinitely late ("never") in the percentiles
 
 With `--profile`, py-spy samples the server through each load (py-spy from PyPI) and the folded stacks
 are kept beside the logs; the functions with the most samples (own and inclusive) are printed.
 
-    .venv/bin/python bench/load.py [--calls 1,50,100,200] [--workers 1,2] [--stagger 2]
+    .venv/bin/python bench/load.py [--calls 1,50,100,200] [--workers 1,2] [--stagger 10] [--lines 3]
                                    [--redis redis://127.0.0.1:6380/0] [--profile]
 """
 
@@ -51,6 +57,7 @@ import json
 import math
 import multiprocessing
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -87,6 +94,7 @@ MODEL_FIRST_TOKEN = 0.3
 TTS_FIRST_BYTE = 0.15
 ENDPOINTING = 0.3
 FRAME = 0.02
+PAUSE = (0.5, 4.0)  # seconds a caller waits after the agent's turn before saying the next line (seeded)
 QUIET = 0.8  # the agent's turn is over when its audio has played and nothing new came for this long
 TURN_TIMEOUT = 40.0
 BASELINE = 3.0  # seconds of the idle server (probe running) measured before each load
@@ -98,22 +106,24 @@ DRAIN = 15.0  # seconds the server is given, after the last hang-up, to close it
 # --- the provider peers, in a process of their own ------------------------------------------------------
 
 
-def peers_process(urls: Any, stop: Any) -> None:
+def peers_process(which: str, urls: Any, stop: Any) -> None:
+    """One provider peer (`deepgram`: listen and speak; `openai`: the model) in this process; puts its URL."""
     from voice.tests.peers.deepgram_server import FakeDeepgram, spoken
     from voice.tests.peers.openai_server import FakeOpenAI, TextReply
 
     spoken(LINE)  # scripted words get their byte values in order of first use: the same as in the callers'
     async def serve() -> None:
-        deepgram = FakeDeepgram(recognise=True, endpointing=ENDPOINTING, idle_timeout=None,
-                                speak_first_byte_delay=TTS_FIRST_BYTE)
-        model = FakeOpenAI(default=TextReply(REPLY, first_token_delay=MODEL_FIRST_TOKEN))
-        async with deepgram, model:
-            urls.put({"deepgram": deepgram.url, "deepgram_key": deepgram.api_key, "openai": model.url,
-                      "openai_key": model.api_key, "pid": os.getpid()})
+        if which == "deepgram":
+            peer: Any = FakeDeepgram(recognise=True, endpointing=ENDPOINTING, idle_timeout=None,
+                                     speak_first_byte_delay=TTS_FIRST_BYTE)
+        else:
+            peer = FakeOpenAI(default=TextReply(REPLY, first_token_delay=MODEL_FIRST_TOKEN))
+        async with peer:
+            urls.put((which, {which: peer.url, f"{which}_key": peer.api_key, f"{which}_pid": os.getpid()}))
             while not stop.is_set():
-                deepgram.sessions.clear()  # what each socket heard is not needed here: keep memory flat
-                deepgram.speak_requests.clear()
-                model.requests.clear()
+                for kept in ("sessions", "speak_requests", "requests"):  # not needed here: keep memory flat
+                    if hasattr(peer, kept):
+                        getattr(peer, kept).clear()
                 await asyncio.sleep(0.5)
 
     uvloop.run(serve())
@@ -125,10 +135,17 @@ def peers_process(urls: Any, stop: Any) -> None:
 @dataclass
 class CallResult:
     greeting: float | None = None  # seconds
-    reply: float | None = None
+    replies: list[float | None] = field(default_factory=list)  # one per line the caller said (None: no reply)
     gaps: int = 0
     seconds: float = 0.0  # start → hang-up
+    lines: int = 0  # lines the caller meant to say
+    began: float = 0.0  # time.monotonic() (one clock for every process of the machine) at `start`
+    ended: float = 0.0
     error: str = ""
+
+    @property
+    def answered(self) -> bool:
+        return self.greeting is not None and bool(self.replies) and all(r is not None for r in self.replies)
 
 
 @dataclass
@@ -238,8 +255,9 @@ async def ring(session: Any, port: int, number: str) -> tuple[str, dict[str, str
 
 
 async def one_call(session: Any, port: int, number: str, delay: float, speech: list[bytes],
-                   metronome: Metronome) -> CallResult:
-    result = CallResult()
+                   metronome: Metronome, pauses: list[float]) -> CallResult:
+    """Ring, hear the greeting out, then per pause: wait it (the caller thinks), say the line, hear the reply out."""
+    result = CallResult(lines=len(pauses))
     await asyncio.sleep(delay)
     started = time.monotonic()
     try:
@@ -247,14 +265,18 @@ async def one_call(session: Any, port: int, number: str, delay: float, speech: l
         async with media_stream(port) as socket:
             phone = Phone(WireCall(socket, call_sid=call_sid))
             await phone.call.start(parameters)
-            started = time.monotonic()
+            started = result.began = time.monotonic()
             metronome.phones.append(phone)
             tasks = [asyncio.create_task(phone.listen())]
             try:
                 result.greeting = await phone.turn(started, "greeting")
-                phone.speech = list(speech)
-                await asyncio.wait_for(phone.said.wait(), len(speech) * FRAME + TURN_TIMEOUT)
-                result.reply = await phone.turn(phone.last_speech_sent, "reply")
+                for pause in pauses:
+                    await asyncio.sleep(pause)
+                    phone.said.clear()
+                    phone.speech = list(speech)
+                    await asyncio.wait_for(phone.said.wait(), len(speech) * FRAME + TURN_TIMEOUT)
+                    result.replies.append(None)
+                    result.replies[-1] = await phone.turn(phone.last_speech_sent, "reply")
             finally:
                 result.gaps = phone.gaps
                 phone.closed = True
@@ -265,11 +287,13 @@ async def one_call(session: Any, port: int, number: str, delay: float, speech: l
                 await asyncio.gather(*tasks, return_exceptions=True)
     except Exception as exc:  # noqa: BLE001 - a failed call is a figure too
         result.error = f"{type(exc).__name__}: {exc}"[:120]
-    result.seconds = time.monotonic() - started
+    result.ended = time.monotonic()
+    result.seconds = result.ended - started
     return result
 
 
-def callers_process(port: int, offsets: list[float], first_number: int, results: Any) -> None:
+def callers_process(port: int, offsets: list[float], pauses: list[list[float]], first_number: int,
+                    results: Any) -> None:
     """The callers of one process; puts (their results, this loop's lag samples in seconds)."""
     from voice.tests.peers.deepgram_server import spoken
 
@@ -295,7 +319,7 @@ def callers_process(port: int, offsets: list[float], first_number: int, results:
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
             calls = await asyncio.gather(*(one_call(session, port, f"+1555{first_number + i:07d}", delay, speech,
-                                                    metronome) for i, delay in enumerate(offsets)))
+                                                    metronome, pauses[i]) for i, delay in enumerate(offsets)))
         done.set()
         clock.cancel()
         await lag
@@ -450,33 +474,51 @@ class Row:
     unsaved: int  # call logs still "in_progress" DRAIN seconds after the last caller hung up
     loop_lag_p99: float  # seconds, the server's event loops (autoshop_event_loop_lag_seconds) during the load
     loop_lag_max: float
-    stages: dict[str, float]  # the server's own turn stages, p50 (s), from autoshop_turn_latency_seconds
+    stages: dict[str, float]  # the server's own turn stages, p50 and p99 (s), from autoshop_turn_latency_seconds
     caller_cpu: float  # CPU seconds of the caller processes
 
     def ms(self, what: str, q: float) -> float:
-        """A percentile in ms; a call that waited for it and never got it counts as infinitely late."""
-        waited = [r for r in self.results if what == "greeting" or r.greeting is not None]
-        return percentile([math.inf if getattr(r, what) is None else getattr(r, what) for r in waited], q) * 1000
+        """A percentile in ms (of greetings, or of every reply of every call); one waited for and never got
+        (a line a call that lost its stream never said included) counts as infinitely late."""
+        if what == "greeting":
+            values = [math.inf if r.greeting is None else r.greeting for r in self.results]
+        else:
+            values = [math.inf if i >= len(r.replies) or r.replies[i] is None else r.replies[i]  # type: ignore[misc]
+                      for r in self.results if r.greeting is not None for i in range(r.lines)]
+        return percentile(values, q) * 1000
+
+    def at_once(self) -> int:
+        """The most calls that had their media stream up at the same moment."""
+        edges = sorted([(r.began, 1) for r in self.results if r.began]
+                       + [(r.ended, -1) for r in self.results if r.began])
+        most = now = 0
+        for _, step in edges:
+            now += step
+            most = max(most, now)
+        return most
 
 
-def run_callers(port: int, calls: int, processes: int, stagger: float, round_index: int) -> tuple[
+def run_callers(port: int, calls: int, processes: int, stagger: float, round_index: int, lines: int) -> tuple[
         list[CallResult], list[list[float]], float]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     offsets = [stagger * i / max(calls - 1, 1) for i in range(calls)] if calls > 1 else [0.0]
+    chance = random.Random(round_index)  # the same pauses for the same round on every run
+    pauses = [[chance.uniform(*PAUSE) for _ in range(lines)] for _ in range(calls)]
     children = []
     for p in range(processes):
         mine = offsets[p::processes]
         if mine:
             first = 100_000 * round_index + 10_000 * p
-            children.append(context.Process(target=callers_process, args=(port, mine, first, queue)))
+            children.append(context.Process(target=callers_process,
+                                            args=(port, mine, pauses[p::processes], first, queue)))
     for child in children:
         child.start()
     results: list[CallResult] = []
     lags: list[list[float]] = []
     cpu = 0.0
     for _ in children:
-        got, lag, used = queue.get(timeout=stagger + 4 * TURN_TIMEOUT + 60)
+        got, lag, used = queue.get(timeout=stagger + (lines + 1) * (TURN_TIMEOUT + PAUSE[1]) + 60)
         results += got
         lags.append(lag)
         cpu += used
@@ -498,7 +540,7 @@ def drained(server: Any, within: float) -> int:
 def warm_up(port: int, workers: int) -> None:
     """Calls before the measurement, two per worker at once: imports, connections, caches (what a server that
     has run a while has)."""
-    results, _, _ = run_callers(port, 2 * workers, 1, 0.5, 9)
+    results, _, _ = run_callers(port, 2 * workers, 1, 0.5, 9, 1)
     errors = [r.error for r in results if r.error]
     if errors:
         raise RuntimeError(f"a warm-up call failed: {errors[0]}")
@@ -543,7 +585,7 @@ def print_profile(out: Path, top: int = 14) -> None:
 
 
 def measure(folder: Path, peers: dict[str, Any], calls: int, processes: int, stagger: float,
-            redis: str | None, round_index: int, profile: bool = False, workers: int = 1) -> Row:
+            redis: str | None, round_index: int, profile: bool = False, workers: int = 1, lines: int = 1) -> Row:
     env = {"STT_PROVIDER": "deepgram", "TTS_PROVIDER": "deepgram", "LLM_PROVIDER": "openai",
            "DEEPGRAM_URL": peers["deepgram"], "DEEPGRAM_API_KEY": peers["deepgram_key"],
            "OPENAI_BASE_URL": peers["openai"], "OPENAI_API_KEY": peers["openai_key"],
@@ -562,18 +604,20 @@ def measure(folder: Path, peers: dict[str, Any], calls: int, processes: int, sta
             settled = scrape(server.port)
             baseline = (total(settled, CPU) - total(quiet, CPU)) / BASELINE
             probe.latencies.clear()
-            peer_cpu, started = cpu_seconds(peers["pid"]), time.monotonic()
+            peer_pids = (peers["deepgram_pid"], peers["openai_pid"])
+            peer_cpu, started = sum(map(cpu_seconds, peer_pids)), time.monotonic()
             with sampled(pid, folder / f"profile-{calls}-w{workers}.txt" if profile else None):
-                results, lags, caller_cpu = run_callers(server.port, calls, processes, stagger, round_index)
+                results, lags, caller_cpu = run_callers(server.port, calls, processes, stagger, round_index, lines)
             wall = time.monotonic() - started
             time.sleep(GAUGE_REFRESH)
             loaded = scrape(server.port)
             gross = total(loaded, CPU) - total(settled, CPU) - baseline * GAUGE_REFRESH
-            peer_used = cpu_seconds(peers["pid"]) - peer_cpu
+            peer_used = sum(map(cpu_seconds, peer_pids)) - peer_cpu
             used = gross - baseline * wall
         unsaved = drained(server, DRAIN)
     lag = "autoshop_event_loop_lag_seconds"
-    stages = {stage: quantile(settled, loaded, "autoshop_turn_latency_seconds", 0.5, stage=stage) for stage in STAGES}
+    stages = {f"{stage} p{q}": quantile(settled, loaded, "autoshop_turn_latency_seconds", q / 100, stage=stage)
+              for stage in STAGES for q in (50, 99)}
     call_minutes = sum(r.seconds for r in results) / 60
     return Row(calls=calls, workers=workers, results=results,
                cpu_per_call_minute=used / call_minutes if call_minutes else math.nan,
@@ -588,7 +632,7 @@ def ms(value: float, width: int) -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    header = (f"{'workers':>7} {'calls':>5} {'ok':>5} {'reply p50':>9} {'p99':>6} {'p99/1':>6} "
+    header = (f"{'workers':>7} {'calls':>5} {'at once':>7} {'ok':>5} {'reply p50':>9} {'p99':>6} {'p99/1':>6} "
               f"{'greet p50':>9} {'p99':>6} "
               f"{'gaps':>5} {'in calls':>8} {'CPU s/call-min':>14} {'core %':>6} {'MB/call':>7} "
               f"{'loop lag p99':>12} {'max':>5} {'healthz p50':>11} {'p99':>6} "
@@ -598,10 +642,11 @@ def print_table(rows: list[Row]) -> None:
     for r in rows:
         reference = next((o.ms("reply", 99) for o in rows if o.calls == 1 and o.workers == r.workers),
                          next((o.ms("reply", 99) for o in rows if o.calls == 1), math.nan))
-        ok = sum(1 for c in r.results if c.greeting is not None and c.reply is not None)
+        ok = sum(1 for c in r.results if c.answered)
         lag = max((percentile(lags, 99) for lags in r.caller_lag), default=math.nan) * 1000
         ratio = r.ms("reply", 99) / reference
-        print(f"{r.workers:>7} {r.calls:>5} {ok:>5} {ms(r.ms('reply', 50), 9)} {ms(r.ms('reply', 99), 6)} "
+        print(f"{r.workers:>7} {r.calls:>5} {r.at_once():>7} {ok:>5} {ms(r.ms('reply', 50), 9)} "
+              f"{ms(r.ms('reply', 99), 6)} "
               f"{'never' if math.isinf(ratio) else f'{ratio:.2f}x':>6} {ms(r.ms('greeting', 50), 9)} "
               f"{ms(r.ms('greeting', 99), 6)} "
               f"{sum(c.gaps for c in r.results):>5} {sum(1 for c in r.results if c.gaps):>8} "
@@ -619,14 +664,16 @@ def print_table(rows: list[Row]) -> None:
               f"{r.peer_cpu:.1f} s, healthz failures {r.healthz_failures}, call logs still in progress "
               f"{DRAIN:.0f} s after the last hang-up: {r.unsaved}"
               + (f", errors: {'; '.join(errors)[:300]}" if errors else ""))
-        print("    server's turn stages, p50 (bucket upper bound, ms): " + ", ".join(
+        print("    server's turn stages (bucket upper bound, ms): " + ", ".join(
             f"{stage} {ms(value * 1000, 0)}" for stage, value in r.stages.items()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", default="1,50,100,200", help="comma-separated numbers of concurrent calls")
-    parser.add_argument("--stagger", type=float, default=2.0, help="call starts spread over this many seconds")
+    parser.add_argument("--stagger", type=float, default=10.0, help="call starts spread over this many seconds")
+    parser.add_argument("--lines", type=int, default=3, help="lines each caller says (after a pause of "
+                        f"{PAUSE[0]}-{PAUSE[1]} s), each reply heard out")
     parser.add_argument("--caller-processes", type=int, default=0, help="0: 1 up to 100 calls, else 2")
     parser.add_argument("--redis", default=None, help="REDIS_URL for the server (default: local memory)")
     parser.add_argument("--workers", default="1", help="comma-separated web worker counts (manage.py serve)")
@@ -636,23 +683,28 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench_load_"))
     context = multiprocessing.get_context("spawn")
     urls, stop = context.Queue(), context.Event()
-    peers_proc = context.Process(target=peers_process, args=(urls, stop), daemon=True)
-    peers_proc.start()
+    peer_procs = [context.Process(target=peers_process, args=(which, urls, stop), daemon=True)
+                  for which in ("deepgram", "openai")]
+    for proc in peer_procs:
+        proc.start()
     rows: list[Row] = []
     try:
-        peers = urls.get(timeout=60)
+        peers: dict[str, Any] = {}
+        for _ in peer_procs:
+            peers.update(urls.get(timeout=60)[1])
         rounds = [(w, calls) for w in (int(n) for n in options.workers.split(",") if n.strip()) for calls in counts]
         for index, (workers, calls) in enumerate(rounds):
             processes = options.caller_processes or (1 if calls <= 100 else 2)
             row = measure(folder, peers, calls, processes, options.stagger, options.redis, index, options.profile,
-                          workers)
+                          workers, options.lines)
             print(f"  {workers} worker(s), {calls} calls measured in {row.wall:.0f} s", file=sys.stderr, flush=True)
             rows.append(row)
     finally:
         stop.set()
-        peers_proc.join(timeout=10)
-        if peers_proc.is_alive():
-            peers_proc.terminate()
+        for proc in peer_procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
     print_table(rows)
     for row in rows if options.profile else []:
         print_profile(folder / f"profile-{row.calls}-w{row.workers}.txt")

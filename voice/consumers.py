@@ -1,12 +1,14 @@
 """The Twilio media-stream WebSocket: checks who is calling, then hands events to a CallSession."""
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
@@ -64,6 +66,17 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.order = StreamOrder()
         self.errors = ProtocolErrors()
         await self.accept()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Channels' loop (`await_many_dispatch`) makes a task for every message it waits for and waits on it
+        with `asyncio.wait`: for 50 media frames a second per call, a task, a wait and their loop turns each
+        time. A stream with no channel-layer inbox has one source of messages, so it reads them in turn."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Frames go straight to `receive`. Channels' own dispatch first awaits `aclose_old_connections()`, a

@@ -12,23 +12,28 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
+from urllib.parse import urlencode
 
-from deepgram import AsyncDeepgramClient
-from deepgram.core.api_error import ApiError
 from deepgram.listen.v1.socket_client import AsyncV1SocketClient
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.client import connect as websocket_connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from autoshop import metrics
 from voice.providers.base import ProviderError, STTEvent
 from voice.providers.deepgram_common import TRANSPORT_ERRORS, deepgram_environment
 from voice.providers.deepgram_events import result_span, to_event
 from voice.providers.replay import ReplayBuffer
-from voice.providers.tls import async_http
+from voice.providers.tls import tls_context
 
 logger = logging.getLogger(__name__)
 
 # --- speech to text ------------------------------------------------------------------------------------
 
+
+# The SDK opens the listen socket with websockets' default permessage-deflate, which Deepgram accepts:
+# compressing mu-law audio saves nothing and costs both ends CPU on every message. We open the socket
+# ourselves without it and hand it to the SDK's socket client, which does the rest (messages, events).
+PING_SECONDS = 5.0  # a socket that stops answering pings is dropped (and reopened) within 3x this
 
 # Twilio's 20 ms frames go to Deepgram three at a time: a third of the messages (each one a frame to
 # build and a write to the socket: 12 % of the server's CPU at 60 calls, sent one by one), for at most
@@ -52,9 +57,11 @@ class DeepgramSTT:
         reconnect_timeout: float = 1.0,
         replay_seconds: float = 10.0,
         send_ms: int = SEND_MS,
+        ping_seconds: float = PING_SECONDS,
     ) -> None:
         self.model = model
         self.send_bytes = send_ms * 8  # mu-law 8 kHz: 8 bytes a millisecond
+        self.ping_seconds = ping_seconds
         self.keep_alive_interval = keep_alive_interval
         self.connect_timeout = connect_timeout
         # The first reconnect is made at once, the next ones after reconnect_backoff * 2**(n-1) s, each
@@ -63,9 +70,8 @@ class DeepgramSTT:
         self.reconnect_backoff = reconnect_backoff
         self.reconnect_timeout = reconnect_timeout
         self.replay_seconds = replay_seconds
-        # The listen socket needs no HTTP client, but the SDK's client makes one: give it the shared TLS context.
-        self._client = AsyncDeepgramClient(api_key=api_key, environment=deepgram_environment(base_url),
-                                           httpx_client=async_http())
+        self._api_key = api_key
+        self._listen_url = deepgram_environment(base_url).production + "/v1/listen"
 
     def live_options(self) -> dict[str, Any]:
         """The `/v1/listen` query: Twilio's audio format plus the events the turn-taking needs."""
@@ -81,6 +87,23 @@ class DeepgramSTT:
             "smart_format": "true",
             "punctuate": "true",
         }
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncV1SocketClient]:
+        """The live socket: `/v1/listen` with `live_options()`, Deepgram's token header, no compression."""
+        url = f"{self._listen_url}?{urlencode(self.live_options())}"
+        try:
+            async with websocket_connect(
+                url, additional_headers={"Authorization": f"Token {self._api_key}"}, compression=None,
+                ssl=tls_context() if url.startswith("wss:") else None, ping_interval=self.ping_seconds,
+                ping_timeout=self.ping_seconds, close_timeout=self.ping_seconds, open_timeout=None,
+                user_agent_header="autoshop (deepgram-sdk socket)",
+            ) as socket:
+                yield AsyncV1SocketClient(websocket=socket)  # type: ignore[arg-type]
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            body = exc.response.body.decode("utf-8", "replace") if exc.response.body else ""
+            raise ProviderError(f"Deepgram refused the listen socket: HTTP {status} {body}".rstrip()) from exc
 
     async def open_stream(self) -> "DeepgramSTTStream":
         stream = DeepgramSTTStream(self)
@@ -197,12 +220,10 @@ class DeepgramSTTStream:
         stack = AsyncExitStack()
         try:
             async with asyncio.timeout(within or self._provider.connect_timeout):
-                conn = await stack.enter_async_context(
-                    self._provider._client.listen.v1.connect(**self._provider.live_options())
-                )
-        except ApiError as exc:
+                conn = await stack.enter_async_context(self._provider.connect())
+        except ProviderError:
             await stack.aclose()
-            raise ProviderError(f"Deepgram refused the listen socket: HTTP {exc.status_code} {exc.body}") from exc
+            raise
         except TRANSPORT_ERRORS as exc:
             await stack.aclose()
             raise ProviderError(f"Deepgram listen socket could not be opened: {exc!r}") from exc

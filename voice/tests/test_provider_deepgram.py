@@ -1,10 +1,12 @@
 """DeepgramSTT and DeepgramTTS: the real deepgram-sdk against a local Deepgram speaking its wire protocol."""
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
 import pytest
+from websockets.utils import accept_key
 
 from voice.providers.base import ProviderError, SpeechStarted, STTEvent, TranscriptReceived, UtteranceEnded
 from voice.providers.deepgram import DeepgramSTT, DeepgramSTTStream
@@ -65,6 +67,53 @@ async def test_caller_audio_reaches_deepgram_three_frames_a_message_with_the_pho
         "smart_format": "true",
         "punctuate": "true",
     }
+
+
+async def test_the_listen_socket_carries_audio_uncompressed(dg: FakeDeepgram) -> None:
+    """permessage-deflate on mu-law audio costs CPU at both ends for every message and saves nothing."""
+    stream = await stt(dg).open_stream()
+    try:
+        await dg.wait_for_sessions(1)
+        negotiated = dg.listener.connection.protocol.extensions
+    finally:
+        await stream.close()
+
+    assert "Sec-WebSocket-Extensions" not in dg.listener.headers
+    assert negotiated == []
+
+
+async def test_a_socket_that_stops_answering_pings_is_dropped_and_reopened() -> None:
+    """A Deepgram that goes silent mid-call (no data, no pong) is noticed within three ping intervals (the
+    ping, its timeout, the close handshake's)."""
+    handshakes = 0
+    second = asyncio.Event()
+
+    async def black_hole(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal handshakes
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = next(line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key:"))
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Accept: " + accept_key(key.decode()).encode() + b"\r\n\r\n")
+        handshakes += 1
+        if handshakes == 2:
+            second.set()
+        with contextlib.suppress(OSError):
+            while await reader.read(65536):  # hears everything, answers nothing
+                pass
+        writer.close()
+
+    server = await asyncio.start_server(black_hole, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    stream = await DeepgramSTT("test-key", url, ping_seconds=0.2, reconnect_backoff=0.02).open_stream()
+    try:
+        async with asyncio.timeout(2.0):
+            await second.wait()
+    finally:
+        await stream.close()
+        server.close()
+
+    assert handshakes >= 2
 
 
 async def test_deepgram_messages_become_speech_started_transcripts_and_utterance_ended() -> None:
