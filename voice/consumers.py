@@ -123,6 +123,12 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             await self._finish()
             await self.close()
 
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        """Close the stream. Twilio may drop the socket right after `stop`; closing one the other side has
+        already dropped is done (the ASGI server says so with an OSError), not an error."""
+        with contextlib.suppress(OSError):
+            await super().close(code=code, reason=reason)
+
     async def _protocol_error(self, reason: str) -> None:
         if self.errors.note(reason):
             self.errors.flush(f"limit of {self.errors.limit} reached, closing the stream")

@@ -1,35 +1,34 @@
-"""Voice mode: each scenario spoken to the real call stack (the ASGI application's Twilio media-stream consumer,
-offline speech-to-text, the configured brain, offline text-to-speech), the caller's lines rendered to 8 kHz
-mu-law by the offline voice. The stack commits as on a call, so the scenario's rows are wiped after it is
-judged: run it only in a throwaway database (`manage.py eval_agent --voice` makes one)."""
+"""Voice mode: each scenario phoned in to the real server (`manage.py serve`, see `served`: offline speech-to-text,
+the configured brain, offline text-to-speech) as Twilio would, through the signed webhook and the media
+stream, the caller's lines rendered to 8 kHz mu-law by the offline voice or an espeak-ng one. The server commits
+as on a call, so the scenario's rows are wiped after it is judged: run it only in a throwaway database
+(`manage.py eval_agent --voice` makes one)."""
 
 import asyncio
 import io
 import subprocess
+import tempfile
 import uuid
 import wave
 from collections.abc import Callable, Iterable
-from typing import Any
+from pathlib import Path
 
 import time_machine
 from asgiref.sync import async_to_sync
-from django.core.cache import caches
 from django.core.management import call_command
-from django.test.utils import override_settings
+from django.db import connection
 
-from crm.models import CallLog
+from crm.models import CallLog, CallOutcome
 from voice.audio import Resampler, pcm16_to_ulaw
-from voice.call_record import CallIdentity, CallRecord, SessionStore
-from voice.evaluation import judge, world
+from voice.call_record import CallIdentity, CallIntent, CallRecord
+from voice.evaluation import judge, served, world
 from voice.evaluation.conversation import SILENCE, key_said
-from voice.evaluation.runner import PRIVATE_CACHES, Result
+from voice.evaluation.runner import Result
 from voice.evaluation.scenarios import Scenario, Suite
 from voice.evaluation.voice_call import SILENCE as SILENT_FRAME
 from voice.evaluation.voice_call import StreamCaller
 from voice.turns import TurnConfig
 
-AUTH_TOKEN = "eval-auth-token"  # noqa: S105 - signs the in-process stream only; no real Twilio account
-PUBLIC_BASE_URL = "https://eval.bart.example"
 SPEED = 4.0  # the agent's audio "plays" this many times faster than real time; the caller speaks at this pace
 
 
@@ -56,41 +55,45 @@ def _espeak(text: str, voice: str) -> bytes:
     return pcm16_to_ulaw(Resampler(rate, 8000).convert(pcm))
 
 
-def run_voice_scenario(scenario: Scenario, suite: Suite, caller_voice: str = "piper") -> Result:
-    """Build the scenario's CRM, phone it in, judge what the database and the call record show, wipe the rows."""
+def run_voice_scenario(scenario: Scenario, suite: Suite, caller_voice: str = "piper",
+                       logs: Path | None = None) -> Result:
+    """Build the scenario's CRM, open the shop (its own server), phone it in, judge what the database and the call
+    log show, close the shop, wipe the rows. The server's output goes to `logs` (a temporary folder if None)."""
     result = Result(scenario=scenario, problems=[])
-    settings: dict[str, Any] = {
-        "CACHES": PRIVATE_CACHES, "CHANNEL_LAYERS": {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}},
-        "CALENDAR_BACKEND": "builtin", "FRONT_DESK_NUMBER": scenario.front_desk, "STT_PROVIDER": "offline",
-        "TTS_PROVIDER": "offline", "STT_FALLBACK": "none", "TTS_FALLBACKS": "none", "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_ACCOUNT_SID": "", "PUBLIC_BASE_URL": PUBLIC_BASE_URL}
-    with time_machine.travel(suite.now, tick=True), override_settings(**settings):
-        for name in ("default", "local"):
-            caches[name].clear()
+    folder = logs or Path(tempfile.mkdtemp(prefix="eval-voice-"))
+    with time_machine.travel(suite.now, tick=True):
         try:
             made = world.build(scenario)
             before = world.snapshot()
             call_sid = "CA" + uuid.uuid4().hex
             try:
-                result.lines = async_to_sync(_call)(scenario, call_sid, caller_voice)
+                with served.shop_server(now=suite.now, front_desk=scenario.front_desk, log=folder / "server.log",
+                                        database=served.database_url(connection.settings_dict)) as port:
+                    result.lines = async_to_sync(_call)(scenario, call_sid, caller_voice, port)
             except Exception as exc:  # noqa: BLE001 - a stack that crashes fails its scenario, not the suite
                 result.problems.append(f"the call crashed: {type(exc).__name__}: {exc}")
                 return result
-            record = SessionStore().load_sync(call_sid) or CallRecord.new(CallIdentity(call_sid=call_sid))
-            result.problems = judge.failures(scenario, made, before, world.snapshot(), record)
+            result.problems = judge.failures(scenario, made, before, world.snapshot(), _record(call_sid))
         finally:
             call_command("flush", interactive=False, verbosity=0)
     return result
 
 
-async def _call(scenario: Scenario, call_sid: str, caller_voice: str) -> list[tuple[str, str]]:
-    from autoshop.asgi import application
+def _record(call_sid: str) -> CallRecord:
+    """What the judge reads of the call record, from the call log the server wrote (its record stayed in the
+    server's own cache): whether the caller was handed to the front desk."""
+    record = CallRecord.new(CallIdentity(call_sid=call_sid))
+    if CallLog.objects.filter(call_sid=call_sid, outcome=CallOutcome.TRANSFERRED).exists():
+        record.intents.add(CallIntent.TRANSFER)
+    return record
 
-    caller = StreamCaller(application, call_sid=call_sid, caller=scenario.caller, attestation=scenario.attestation,
-                          auth_token=AUTH_TOKEN, public_ws_url=PUBLIC_BASE_URL.replace("https", "wss") +
-                          "/twilio/media", speed=SPEED)
+
+async def _call(scenario: Scenario, call_sid: str, caller_voice: str, port: int) -> list[tuple[str, str]]:
+    caller = StreamCaller(port, call_sid=call_sid, caller=scenario.caller, attestation=scenario.attestation,
+                          auth_token=served.AUTH_TOKEN, public_base_url=served.PUBLIC_BASE_URL,
+                          shop_number=served.SHOP_NUMBER, speed=SPEED)
     if not await caller.start():
-        raise RuntimeError("the server refused the media stream")
+        raise RuntimeError("the server refused the call")
     try:
         await caller.until_quiet()  # the greeting
         for line in scenario.lines:

@@ -3,7 +3,11 @@ the pass rate it had when the baseline was recorded."""
 
 import asyncio
 import dataclasses
+import glob
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from io import StringIO
@@ -11,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from voice.evaluation import scenarios
+from voice.evaluation import scenarios, served
 from voice.evaluation.runner import Result, baseline_path, baseline_read, pass_rates, run_scenario, run_suite
 from voice.providers.base import ChatContext, ChatEvent
 from voice.providers.offline_brain import OfflineBrain
@@ -144,18 +150,31 @@ scenarios:
                      stdout=StringIO())
 
 
-@pytest.mark.django_db(transaction=True)
-def test_voice_mode_judges_a_call_made_through_the_media_stream() -> None:
-    """The keypad needs no speech recognition, so this stays quick: 0 asks for the front desk."""
-    from voice.evaluation.voice_mode import run_voice_scenario
+def _eval_voice(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`manage.py eval_agent --voice` as an operator runs it, on a database file of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "OPENAI"))}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'eval.sqlite3'}"
+    return subprocess.run([sys.executable, "manage.py", "eval_agent", "--voice", *args], cwd=settings.BASE_DIR,  # noqa: S603
+                          env=env, capture_output=True, text=True, timeout=300)
 
-    suite = scenarios.load()
-    scenario = _scenario(suite, "keypad-zero-for-front-desk")
-    result = run_voice_scenario(scenario, suite)
-    assert result.passed, _shown(result)
-    assert ("caller", "[pressed 0]") in result.lines
-    wrong = dataclasses.replace(scenario, expect=dataclasses.replace(scenario.expect, transfer=False))
-    assert run_voice_scenario(wrong, suite).problems == ["a transfer was requested but none was expected"]
+
+@pytest.mark.skipif(not glob.glob(served.FAKETIME_LIBRARIES), reason="libfaketime is missing (apt install faketime)")
+def test_voice_mode_phones_the_production_server_and_judges_the_call(tmp_path: Path) -> None:
+    """Through `manage.py serve`: the signed webhook, the media stream its TwiML names, the keypad (0 asks for the
+    front desk; no speech recognition, so this stays quick); judged by the call log the server wrote."""
+    run = _eval_voice(tmp_path, "--only", "keypad-zero-for-front-desk", "--transcripts")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "PASS  transfer requests      keypad-zero-for-front-desk" in run.stdout
+    assert "overall                    1/1   100.0 %" in run.stdout
+
+    suite = yaml.safe_load((settings.BASE_DIR / "fixtures" / "scenarios.yaml").read_text())
+    wrong = next(s for s in suite["scenarios"] if s["name"] == "keypad-zero-for-front-desk")
+    wrong["expect"]["transfer"] = False
+    (tmp_path / "wrong.yaml").write_text(yaml.safe_dump({"now": suite["now"], "scenarios": [wrong]}))
+    run = _eval_voice(tmp_path, "--file", str(tmp_path / "wrong.yaml"), "--transcripts", "--min-pass", "100")
+    assert run.returncode != 0
+    assert "keypad-zero-for-front-desk: a transfer was requested but none was expected" in run.stdout
+    assert "Caller: [pressed 0]" in run.stdout
 
 
 @pytest.fixture

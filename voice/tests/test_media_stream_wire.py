@@ -147,3 +147,21 @@ async def test_a_signed_status_callback_with_a_30_digit_duration_is_no_server_er
     assert status == 204, body
     assert web_server.query("SELECT outcome, duration FROM crm_calllog WHERE call_sid = ?", call_sid) == [
         ("abandoned", None)]
+
+
+async def test_a_caller_who_hangs_up_and_goes_is_logged_without_an_error(web_server) -> None:
+    """Twilio sends `stop` and may drop the socket at once: closing a stream already gone is no error."""
+    call_sid, parameters = web_server.answer()
+    async with media_stream(web_server) as socket:
+        call = WireCall(socket, call_sid=call_sid)
+        await call.start(parameters)
+        await call.agent_audio()
+        await call.stop()  # and the `async with` closes the socket straight away
+    for _ in range(100):
+        rows = web_server.query("SELECT outcome FROM crm_calllog WHERE call_sid = ?", call_sid)
+        if rows and rows[0][0] != "in_progress":
+            break
+        await asyncio.sleep(0.05)
+    assert rows and rows[0][0] != "in_progress"
+    await asyncio.sleep(0.3)  # the close after `stop` comes once the log is written
+    assert "error handling a StreamStopped frame" not in web_server.log_text()
