@@ -35,9 +35,11 @@ that appointment, or the last three or four characters of its license plate or V
 
 
 def system_prompt(now: datetime, caller_name: str | None, caller_known: bool,
-                  reminder: dict[str, Any] | None = None, verify_first: bool = False) -> dict[str, str]:
+                  reminder: dict[str, Any] | None = None, verify_first: bool = False,
+                  name_private: bool = False) -> dict[str, str]:
     """The system message for this turn (rebuilt each turn so the clock is current). `verify_first`: the
-    caller must answer the security question before anything on record changes."""
+    caller must answer the security question before anything on record changes. `name_private`: the number
+    matches a customer but is not trusted, so their name is left out until they have answered it."""
     if reminder is not None:
         caller = (
             "This is a reminder call WE placed to the customer about the appointment in the data below. Help "
@@ -47,6 +49,10 @@ def system_prompt(now: datetime, caller_name: str | None, caller_known: bool,
                           "service": reminder.get("service"), "vehicle": reminder.get("vehicle"),
                           "when": reminder.get("when")})
         )
+    elif caller_known and name_private:
+        caller = ("The caller's number matches a customer in our records, but it is not verified, so who is "
+                  "calling is not known yet: do not greet them by a name or say what is on record until they "
+                  "have answered the security question.")
     elif caller_known:
         caller = ("The caller is a returning customer, identified by their number; their name on record is in "
                   "the data below.\n" + data_block({"customer_name": caller_name or ""}))

@@ -24,8 +24,15 @@ def chat_context(record: CallRecord, last_reply_heard: bool = True) -> ChatConte
     """The call's facts as data for the model; `notes` is the record's own dict, so it persists with it."""
     identity = record.identity
     return ChatContext(direction=identity.direction, customer=identity.customer, reminder=identity.reminder,
-                       services=dict(ServiceType.choices), notes=record.model_notes,
-                       last_reply_heard=last_reply_heard)
+                       name_private=name_private(record), services=dict(ServiceType.choices),
+                       notes=record.model_notes, last_reply_heard=last_reply_heard)
+
+
+def name_private(record: CallRecord) -> bool:
+    """The caller's name on record stays unsaid: their number is not trusted and they have not answered the
+    security question yet (a reminder call was placed to the customer's own number)."""
+    identity = record.identity
+    return identity.customer is not None and identity.reminder is None and verification_needed(record.tool_scope())
 
 
 async def model_reply(*, chat: ChatModel, tools: ToolRegistry, record: CallRecord, apology: str | Callable[[], str],
@@ -42,8 +49,10 @@ async def model_reply(*, chat: ChatModel, tools: ToolRegistry, record: CallRecor
     a slow tool's own filler counts: the caller never hears two)."""
     customer = record.identity.customer
     scope = record.tool_scope()
-    system = system_prompt(shop_now(), (customer or {}).get("name"), customer is not None,
-                           reminder=record.identity.reminder, verify_first=verification_needed(scope))
+    private = name_private(record)
+    system = system_prompt(shop_now(), None if private else (customer or {}).get("name"), customer is not None,
+                           reminder=record.identity.reminder, verify_first=verification_needed(scope),
+                           name_private=private)
     filled, tool_filler = False, None
 
     def note(run: ToolRun) -> None:

@@ -87,6 +87,9 @@ class ChatContext:
 
     direction: str = "inbound"
     customer: dict[str, Any] | None = None  # id, name, phone, email when the caller's number is known
+    # The number is on record but not trusted and the caller has not proved who they are: the name on record
+    # is not said to them (whoever has the phone may not be that customer).
+    name_private: bool = False
     reminder: dict[str, Any] | None = None  # reminder calls: appointment_id, service, vehicle, when
     services: dict[str, str] = field(default_factory=dict)  # service code -> the name callers hear
     notes: dict[str, Any] = field(default_factory=dict)  # the model's own memory of this call, kept by the call

@@ -86,7 +86,7 @@ class OfflineBrain:
             return [call("transfer_to_human", {"reason": "caller asked"}, turn)] if offered else [
                 TextDelta("Let me get you to someone at the front desk.")]
         if says_goodbye(said):
-            name = str(turn.customer.get("name") or "").split(" ")[0]
+            name = "" if turn.name_private else str(turn.customer.get("name") or "").split(" ")[0]
             return [TextDelta(f"Thanks for calling {settings.SHOP_NAME}{', ' + name if name else ''}. Goodbye!"),
                     *([call("end_call", {}, turn)] if offered else [])]
         if turn.pending == Pending.VERIFY:  # the answer goes, as said, to the change that asked for it

@@ -56,6 +56,7 @@ class Turn:
     def __init__(self, messages: list[dict[str, Any]], today: date, context: ChatContext) -> None:
         self.reminder_id = _reminder_id(context.reminder)  # on a reminder call: its appointment
         self.customer = context.customer or {}
+        self.name_private = context.name_private  # the name on record is not to be said yet
         self.messages = [m for m in messages if m.get("role") != "system"]
         self.today = today
         self.step = len(self.messages)

@@ -392,6 +392,14 @@ async def test_a_known_caller_is_thanked_by_name_from_the_context() -> None:
     assert (await talk.say("that's all, bye")).endswith(", Marge. Goodbye!")
 
 
+async def test_a_caller_not_yet_verified_is_not_thanked_by_the_name_on_record() -> None:
+    """Whoever has the phone may not be Marge: her name is not said until she is verified."""
+    talk = Conversation(context=ChatContext(customer={"id": 3, "name": "Marge Simpson", "phone": "+15550102000"},
+                                            name_private=True))
+    said = await talk.say("that's all, bye")
+    assert said.endswith("Goodbye!") and "Marge" not in said
+
+
 BRAIN_MODULES = ("offline_brain", "offline_phrases", "offline_turn", "offline_answers", "offline_details",
                  "offline_readback")
 
