@@ -163,16 +163,22 @@ async def test_a_stream_that_stalls_after_its_first_words_ends_in_the_offer_afte
         assert call.session.record.pending_offer is Offer.TRANSFER
 
 
-async def test_a_slow_tools_filler_is_the_turns_filler_the_caller_never_hears_two() -> None:
+def _slow_calendar_call() -> Call:
+    """A call whose model looks at the calendar first (a tool with its own filler) and the calendar takes 2 s;
+    then the model says "Ten works."."""
     tools = ToolRegistry()
+    call = Call(chat=TimedChat(script=[[tool_call("check_availability")], [TextDelta("Ten works.")]]), tools=tools)
 
     @tools.register("check_availability", "Free slots.", filler="Let me check the calendar.")
     async def check(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
         await call.time.sleep(2.0)
         return ToolResult({"slots": ["10:00"]})
 
-    chat = TimedChat(script=[[tool_call("check_availability")], [TextDelta("Ten works.")]])
-    call = Call(chat=chat, tools=tools)
+    return call
+
+
+async def test_a_slow_tools_filler_is_the_turns_filler_the_caller_never_hears_two() -> None:
+    call = _slow_calendar_call()
     async with call:
         call.say("Anything Tuesday?")
         await call.until(lambda: len(call.chat.requests) == 2, what="the second model step")
@@ -181,15 +187,7 @@ async def test_a_slow_tools_filler_is_the_turns_filler_the_caller_never_hears_tw
 
 
 async def test_a_filler_due_while_a_tool_runs_is_that_tools_own_words() -> None:
-    tools = ToolRegistry()
-
-    @tools.register("check_availability", "Free slots.", filler="Let me check the calendar.")
-    async def check(scope: ToolScope, args: dict[str, Any]) -> ToolResult:
-        await call.time.sleep(2.0)
-        return ToolResult({"slots": ["10:00"]})
-
-    chat = TimedChat(script=[[tool_call("check_availability")], [TextDelta("Ten works.")]])
-    call = Call(chat=chat, tools=tools)
+    call = _slow_calendar_call()
     async with call:
         await call.idle()
         call.twilio.first_media_at = None
