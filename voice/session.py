@@ -32,6 +32,7 @@ from voice.latency import LatencyRecorder
 from voice.phrases import PhraseCache
 from voice.playback import PlaybackTracker
 from voice.providers.base import ChatModel, ProviderError, STTProvider, STTStream, TTSProvider
+from voice.providers.fallback import expect_dictation
 from voice.replies import ReplyEnded, ReplyRunner
 from voice.turns import (
     AgentReplyFinished,
@@ -261,6 +262,7 @@ class CallSession:
     async def _reply_ended(self, ended: ReplyEnded) -> None:
         self._model_heard_last = not ended.scripted
         self.turns.dictating = asks_for_dictation(ended.text)  # a VIN, plate or mileage: wait out the pauses
+        expect_dictation(self._stt, self.turns.dictating)  # and the offline recogniser listens for spelled runs
         if ended.text:
             self.record.history.append({"role": "assistant", "content": ended.text})
         if ended.text or ended.fillers:  # the transcript has the filler the caller heard; the model's history not

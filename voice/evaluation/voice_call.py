@@ -82,10 +82,10 @@ class StreamCaller:
     async def press(self, digit: str) -> None:
         await self._send({"event": "dtmf", "dtmf": {"track": "inbound_track", "digit": digit}})
 
-    async def until_quiet(self, quiet: float = 1.0, limit: float = 60.0, answer_within: float = 20.0) -> None:
+    async def until_quiet(self, quiet: float = 2.5, limit: float = 60.0, answer_within: float = 20.0) -> None:
         """Send silence while the agent answers: until its first audio after now (a caller waits for the
         answer, up to `answer_within` seconds), then until that audio has played and nothing new came for
-        `quiet` seconds."""
+        `quiet` seconds (a caller told "One moment." waits for what follows)."""
         loop = asyncio.get_running_loop()
         before, start = self.audio_messages, loop.time()
         while not self.closed and self.audio_messages == before and loop.time() - start < answer_within:

@@ -7,7 +7,7 @@ TTS: turns one piece of text into a stream of mu-law 8 kHz audio chunks.
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class ProviderError(Exception):
@@ -51,6 +51,13 @@ class STTStream(Protocol):
 
     async def close(self) -> None:
         """Finish the stream and release the connection."""
+
+
+@runtime_checkable
+class DictationHint(Protocol):
+    """A recogniser that listens better when told a spelled answer (VIN, plate, number) is expected."""
+
+    def expect_dictation(self, on: bool) -> None: ...
 
 
 class STTProvider(Protocol):

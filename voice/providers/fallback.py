@@ -18,7 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 
 from autoshop import metrics
-from voice.providers.base import ProviderError, STTEvent, STTProvider, STTStream, TTSProvider
+from voice.providers.base import DictationHint, ProviderError, STTEvent, STTProvider, STTStream, TTSProvider
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,14 @@ class FallbackSTTStream:
 
     async def close(self) -> None:
         await self._active.close()
+
+
+def expect_dictation(stream: STTStream | None, on: bool) -> None:
+    """Tell the engine listening now (behind a fallback wrapper or not) whether a spelled answer is expected,
+    if it takes the hint (the offline recogniser does; Deepgram needs none)."""
+    engine = stream.active if isinstance(stream, FallbackSTTStream) else stream
+    if isinstance(engine, DictationHint):
+        engine.expect_dictation(on)
 
 
 class FallbackTTS:

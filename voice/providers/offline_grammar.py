@@ -75,21 +75,27 @@ def _cars() -> str:
     return f"<make_model> = {' | '.join(makes)};\n<model> = {every_model};\n"
 
 
-FRONT_DESK_GRAMMAR = """#JSGF V1.0;
+_GRAMMAR = """#JSGF V1.0;
 grammar desk;
-public <utt> = /1/ <request> | /1/ <when> | /1/ <answer> | /1/ <request> <when> | /1/ <info> | /1/ <car_said> |
-               /1/ <name_said> | /1/ <which> | /1/ no <request> [not <service>] | /1e-10/ <spelled>;
+public <utt> = [<opener>] (/1/ <request> | /1/ <when> | /1/ <answer> | /1/ <request> <when> |
+               /1/ <when> <request> | /1/ <info> | /1/ <car_said> | /1/ <name_said> | /1/ <which> |
+               /1/ no <request> [not <service>]) [<closer>] SPELLED;
+<opener> = hi | hey | hello | hi there | okay | so | um | uh | sorry | well | great | perfect | actually | and | also;
+<closer> = please | thanks | thank you | if you can | if you've got it;
 <info> = what are your hours [on <day>] | when are you open [on <day>] | how much is [<article>] <service> |
          how much for [<article>] <service> | where are you located | can i talk to a person |
          can i talk to someone | what services do you offer | do i have any appointments |
          when is my next appointment | which <thing> [is it] | which one;
 <thing> = day | one | car | appointment | services do you offer;
-<request> = [<lead>] [<article>] <service> [please] | [<lead>] <action> [my] [<service>] [appointment] [please];
+<request> = [<lead>] [<article>] <service> [for <article> <car>] [please] |
+            [<lead>] <action> [my] [<service>] [appointment] [please] |
+            [<lead>] bring [<article>] <car> in for [<article>] <service>;
 <lead> = i need | i would like | i'd like | can i get | can i book | book | i want | i'd like to book |
-         i would like to book | i want to book | i need to | can i | i'd like to;
+         i would like to book | i want to book | i need to | can i | i'd like to | could i get | can you do |
+         could you do | book me | i want to;
 <article> = an | a | my | the;
-<service> = oil change | brake inspection | brakes | tire rotation | wheel alignment | battery | diagnostic |
-            state inspection;
+<service> = oil change | brake inspection | brakes | tire rotation | wheel alignment | battery | battery test |
+            diagnostic | state inspection | alignment | a c service;
 <action> = cancel | reschedule | move | book | come in;
 <when> = [on | for] <day> [at <time>] [please] | [at] <time> [on <day>] [please];
 <day> = <weekday> | next <weekday> | this <weekday> | today | tomorrow | the day after tomorrow;
@@ -98,7 +104,9 @@ public <utt> = /1/ <request> | /1/ <when> | /1/ <answer> | /1/ <request> <when> 
          [a] quarter to <hour> [<part>] | noon | midday;
 <part> = in the morning | in the afternoon | a m | p m;
 <hour> = one | two | three | four | five | six | seven | eight | nine | ten | eleven | twelve;
-<answer> = yes [please] | no [thanks] | yeah | that works | sounds good | bye | goodbye | that's all | thanks bye;
+<answer> = (yes | yeah | yep | sure | okay) [please | that's right | that's correct | that's it | that works |
+           sounds good | book it | cancel it | confirm | thank you | please cancel it] | no [thanks] | that works |
+           sounds good | bye | goodbye | that's all | thanks bye | [okay] thanks that's all | thanks bye;
 <which> = the one on <day> [at <time>] | the <service> [one] | the first one | the second one | the [<year>] <car>;
 <car_said> = [it's | it is | i have | i drive | i've got] [a | an | the | my] [<year>] <car>;
 <car> = <make_model> | <model>;
@@ -114,3 +122,7 @@ public <utt> = /1/ <request> | /1/ <when> | /1/ <answer> | /1/ <request> <when> 
 <first> = """ + _alternatives(FIRST_NAMES) + """;
 <last> = """ + _alternatives(LAST_NAMES) + """;
 """ + _cars()
+# Spelled runs (VINs, plates) fit almost any audio: they are in the grammar only while the agent has asked
+# for one (the session says so: OfflineSTTStream.expect_dictation), and even then weighted far down.
+FRONT_DESK_GRAMMAR = _GRAMMAR.replace("SPELLED", "")
+DICTATION_GRAMMAR = _GRAMMAR.replace("SPELLED", "| /1e-10/ <spelled>")

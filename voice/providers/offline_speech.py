@@ -14,7 +14,7 @@ from typing import Any
 
 from voice.audio import Resampler, is_voice, pcm16_to_ulaw, ulaw_to_pcm16
 from voice.providers.base import ProviderError, SpeechStarted, STTEvent, TranscriptReceived, UtteranceEnded
-from voice.providers.offline_grammar import EXTRA_WORDS, FRONT_DESK_GRAMMAR
+from voice.providers.offline_grammar import DICTATION_GRAMMAR, EXTRA_WORDS, FRONT_DESK_GRAMMAR
 
 _lock = threading.Lock()
 _voice: Any = None
@@ -76,6 +76,7 @@ class _Decoder:
         for index, (word, phones) in enumerate(EXTRA_WORDS.items(), 1):  # the dictionary updated once, at the last
             self._decoder.add_word(word, phones, update=index == len(EXTRA_WORDS))
         self._decoder.add_jsgf_string("desk", FRONT_DESK_GRAMMAR)
+        self._decoder.add_jsgf_string("dictation", DICTATION_GRAMMAR)
         self._busy = threading.Lock()  # one decode at a time per decoder
 
     def _run(self, search: str, pcm16k: bytes) -> tuple[str, float]:
@@ -91,10 +92,12 @@ class _Decoder:
         with self._busy:
             return self._run(self._open, pcm16k)[0]
 
-    def decode(self, pcm16k: bytes) -> str:
+    def decode(self, pcm16k: bytes, dictation: bool = False) -> str:
+        """The utterance's words: the open model's, or the grammar's when they fit clearly better (the grammar
+        with spelled runs when `dictation`: the agent asked for a VIN or plate)."""
         with self._busy:
             free, free_score = self._run(self._open, pcm16k)
-            fitted, fitted_score = self._run("desk", pcm16k)
+            fitted, fitted_score = self._run("dictation" if dictation else "desk", pcm16k)
         return fitted if fitted and fitted_score - free_score >= GRAMMAR_MARGIN else free
 
 
@@ -126,6 +129,7 @@ class OfflineSTTStream:
         self._utterance = 0  # counts finished utterances, to drop stale interim guesses
         self._guessing = False
         self._early: asyncio.Task[str] | None = None  # the final decode, started before the silence is long enough
+        self.dictation = False  # decode with the spelled runs too (expect_dictation)
 
     async def send_audio(self, chunk: bytes) -> None:
         data = self._pending + chunk
@@ -192,8 +196,12 @@ class OfflineSTTStream:
         if text and utterance == self._utterance:  # still the same utterance: not stale
             self._events.put_nowait(TranscriptReceived(text, is_final=False))
 
+    def expect_dictation(self, on: bool) -> None:
+        """The agent has asked for a VIN, plate or number (or no longer waits for one): spelled runs may win."""
+        self.dictation = on
+
     async def _decode(self, audio: bytes) -> str:
-        return await asyncio.to_thread(self._decoder.decode, audio)
+        return await asyncio.to_thread(self._decoder.decode, audio, self.dictation)
 
     async def _finish(self, audio: bytes, early: "asyncio.Task[str] | None") -> None:
         try:

@@ -17,6 +17,10 @@ class QueueSTTStream:
         self.queue: asyncio.Queue[STTEvent | Exception | None] = asyncio.Queue()
         self.audio_bytes = 0
         self.closed = False
+        self.dictation_hints: list[bool] = []  # what the session said, each time an agent reply ended
+
+    def expect_dictation(self, on: bool) -> None:
+        self.dictation_hints.append(on)
 
     def emit(self, event: STTEvent | Exception) -> None:
         self.queue.put_nowait(event)

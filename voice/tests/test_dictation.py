@@ -57,12 +57,14 @@ async def test_a_caller_reading_the_vin_in_groups_is_heard_to_the_end_in_one_tur
         call.say("I'd like to add my car")
         await call.until(lambda: len(chat.requests) == 1, what="the VIN question")
         await call.idle()
+        assert call.stt.stream.dictation_hints[-1] is True  # the recogniser listens for spelled runs now
         call.say("one H G C")
         await call.time.advance(1.0)  # a breath between groups: the agent does not answer into it
         call.say("M eight two six")
         await call.until(lambda: len(chat.requests) == 2, what="the answer to the whole VIN")
         assert chat.requests[1][-1] == {"role": "user", "content": "one H G C M eight two six"}
         await call.idle()
+        assert call.stt.stream.dictation_hints[-1] is False
         call.say("that's all")  # the agent asked nothing to spell: an utterance is answered as it ends
         started = call.time.now
         await call.until(lambda: len(chat.requests) == 3, what="the next answer")

@@ -17,8 +17,9 @@ import pytest
 from voice.agent.dictation import NATO, spelled
 from voice.audio import Resampler, pcm16_to_ulaw
 from voice.providers.base import TranscriptReceived
+from voice.providers.fallback import FallbackSTTStream, expect_dictation
 from voice.providers.offline_details import MAKES, parse_car
-from voice.providers.offline_grammar import FRONT_DESK_GRAMMAR, MODELS
+from voice.providers.offline_grammar import DICTATION_GRAMMAR, FRONT_DESK_GRAMMAR, MODELS
 from voice.providers.offline_speech import OfflineSTTStream, _Decoder
 
 SILENCE = b"\xff" * 8000  # one second
@@ -53,8 +54,9 @@ def _espeak(text: str, seed: int) -> bytes:
     return pcm16_to_ulaw(samples.tobytes())
 
 
-async def _heard(decoder: _Decoder, audio: bytes) -> str:
+async def _heard(decoder: _Decoder, audio: bytes, dictation: bool = False) -> str:
     stream = OfflineSTTStream(decoder)
+    stream.expect_dictation(dictation)
     carried = SILENCE + audio + SILENCE
     for offset in range(0, len(carried), 160):
         await stream.send_audio(carried[offset:offset + 160])
@@ -84,5 +86,53 @@ async def test_a_voice_not_ours_naming_its_car_is_heard_with_year_make_and_model
                           "of the espeak-ng voices); our own voice's dictation is heard", strict=False)
 async def test_a_voice_not_ours_dictating_a_plate_is_heard() -> None:
     decoder = await asyncio.to_thread(_Decoder)
-    plate = await _heard(decoder, _espeak("seven alpha bravo one two three", seed=1002))
+    plate = await _heard(decoder, _espeak("seven alpha bravo one two three", seed=1002), dictation=True)
     assert spelled(plate) == "7AB123", plate
+
+
+def test_spelled_runs_are_in_the_grammar_only_while_a_spelled_answer_is_expected() -> None:
+    """A run of letters and digits fits almost any audio ("the one for the CR-V" was heard as "oh one four two u r
+    b"): outside dictation the grammar has none."""
+    assert "<spelled>" not in FRONT_DESK_GRAMMAR.split("public <utt>")[1].split(";")[0]
+    assert "<spelled>" in DICTATION_GRAMMAR.split("public <utt>")[1].split(";")[0]
+
+
+class _RecordingDecoder:
+    def __init__(self) -> None:
+        self.dictation: list[bool] = []
+
+    def partial(self, pcm16k: bytes) -> str:
+        return ""
+
+    def decode(self, pcm16k: bytes, dictation: bool = False) -> str:
+        self.dictation.append(dictation)
+        return "words"
+
+
+async def test_the_stream_decodes_with_spelled_runs_once_the_agent_asks_for_them_and_not_after() -> None:
+    decoder = _RecordingDecoder()
+    stream = OfflineSTTStream(decoder)  # type: ignore[arg-type]
+    loud = bytes([0x10]) * 160
+
+    async def utterance() -> None:
+        for frame in [loud] * 10 + [SILENCE[:160]] * 40:
+            await stream.send_audio(frame)
+            await asyncio.sleep(0)
+        async for event in stream.events():
+            if isinstance(event, TranscriptReceived) and event.is_final:
+                return
+
+    await utterance()
+    expect_dictation(stream, True)  # the agent asked for the VIN
+    await utterance()
+    expect_dictation(stream, False)
+    await utterance()
+    await stream.close()
+    assert decoder.dictation == [False, True, False]
+
+
+async def test_the_hint_reaches_the_engine_behind_a_fallback_wrapper() -> None:
+    decoder = _RecordingDecoder()
+    inner = OfflineSTTStream(decoder)  # type: ignore[arg-type]
+    expect_dictation(FallbackSTTStream(inner, None), True)
+    assert inner.dictation is True
