@@ -77,19 +77,16 @@ def _cars() -> str:
 
 _GRAMMAR = """#JSGF V1.0;
 grammar desk;
-public <utt> = [<opener>] (/1/ <request> | /1/ <when> | /1/ <answer> | /1/ <request> <when> |
-               /1/ <when> <request> | /1/ <info> | /1/ <car_said> | /1/ <name_said> | /1/ <which> |
-               /1/ no <request> [not <service>]) [<closer>] SPELLED;
+public <utt> = /1/ <request> | /1/ <when> | /1/ <answer> | /1/ <request> <when> | /1/ <info> | /1/ <car_said> |
+               /1/ <name_said> | /1/ <which> | /1/ no <request> [not <service>] SPELLED;
 <opener> = hi | hey | hello | hi there | okay | so | um | uh | sorry | well | great | perfect | actually | and | also;
-<closer> = please | thanks | thank you | if you can | if you've got it;
 <info> = what are your hours [on <day>] | when are you open [on <day>] | how much is [<article>] <service> |
          how much for [<article>] <service> | where are you located | can i talk to a person |
          can i talk to someone | what services do you offer | do i have any appointments |
          when is my next appointment | which <thing> [is it] | which one;
 <thing> = day | one | car | appointment | services do you offer;
-<request> = [<lead>] [<article>] <service> [for <article> <car>] [please] |
-            [<lead>] <action> [my] [<service>] [appointment] [please] |
-            [<lead>] bring [<article>] <car> in for [<article>] <service>;
+<request> = [<opener>] [<lead>] [<article>] <service> [please] |
+            [<opener>] [<lead>] <action> [my] [<service>] [appointment] [please];
 <lead> = i need | i would like | i'd like | can i get | can i book | book | i want | i'd like to book |
          i would like to book | i want to book | i need to | can i | i'd like to | could i get | can you do |
          could you do | book me | i want to;
