@@ -15,24 +15,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 from deepgram.listen.v1.socket_client import AsyncV1SocketClient
-from websockets.asyncio.client import connect as websocket_connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
 from autoshop import metrics
 from voice.providers.base import ProviderError, STTEvent
-from voice.providers.deepgram_common import TRANSPORT_ERRORS, deepgram_environment
+from voice.providers.deepgram_common import TRANSPORT_ERRORS, deepgram_environment, listen_socket
 from voice.providers.deepgram_events import result_span, to_event
 from voice.providers.replay import ReplayBuffer
-from voice.providers.tls import tls_context
 
 logger = logging.getLogger(__name__)
 
 # --- speech to text ------------------------------------------------------------------------------------
 
 
-# The SDK opens the listen socket with websockets' default permessage-deflate, which Deepgram accepts:
-# compressing mu-law audio saves nothing and costs both ends CPU on every message. We open the socket
-# ourselves without it and hand it to the SDK's socket client, which does the rest (messages, events).
 PING_SECONDS = 5.0  # a socket that stops answering pings is dropped (and reopened) within 3x this
 
 # Twilio's 20 ms frames go to Deepgram three at a time: a third of the messages (each one a frame to
@@ -88,22 +83,10 @@ class DeepgramSTT:
             "punctuate": "true",
         }
 
-    @contextlib.asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncV1SocketClient]:
+    def connect(self) -> contextlib.AbstractAsyncContextManager[AsyncV1SocketClient]:
         """The live socket: `/v1/listen` with `live_options()`, Deepgram's token header, no compression."""
-        url = f"{self._listen_url}?{urlencode(self.live_options())}"
-        try:
-            async with websocket_connect(
-                url, additional_headers={"Authorization": f"Token {self._api_key}"}, compression=None,
-                ssl=tls_context() if url.startswith("wss:") else None, ping_interval=self.ping_seconds,
-                ping_timeout=self.ping_seconds, close_timeout=self.ping_seconds, open_timeout=None,
-                user_agent_header="autoshop (deepgram-sdk socket)",
-            ) as socket:
-                yield AsyncV1SocketClient(websocket=socket)  # type: ignore[arg-type]
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            body = exc.response.body.decode("utf-8", "replace") if exc.response.body else ""
-            raise ProviderError(f"Deepgram refused the listen socket: HTTP {status} {body}".rstrip()) from exc
+        return listen_socket(f"{self._listen_url}?{urlencode(self.live_options())}", self._api_key,
+                             self.ping_seconds)
 
     async def open_stream(self) -> "DeepgramSTTStream":
         stream = DeepgramSTTStream(self)
