@@ -76,8 +76,15 @@ class _Decoder:
         for index, (word, phones) in enumerate(EXTRA_WORDS.items(), 1):  # the dictionary updated once, at the last
             self._decoder.add_word(word, phones, update=index == len(EXTRA_WORDS))
         self._decoder.add_jsgf_string("desk", FRONT_DESK_GRAMMAR)
-        self._decoder.add_jsgf_string("dictation", DICTATION_GRAMMAR)
+        self._dictation = False  # its grammar is compiled on first need: most calls never ask for a VIN
         self._busy = threading.Lock()  # one decode at a time per decoder
+
+    def prepare_dictation(self) -> None:
+        """Compile the grammar with spelled runs (a few hundred ms; not while the call is being answered)."""
+        with self._busy:
+            if not self._dictation:
+                self._decoder.add_jsgf_string("dictation", DICTATION_GRAMMAR)
+                self._dictation = True
 
     def _run(self, search: str, pcm16k: bytes) -> tuple[str, float]:
         self._decoder.activate_search(search)
@@ -95,6 +102,8 @@ class _Decoder:
     def decode(self, pcm16k: bytes, dictation: bool = False) -> str:
         """The utterance's words: the open model's, or the grammar's when they fit clearly better (the grammar
         with spelled runs when `dictation`: the agent asked for a VIN or plate)."""
+        if dictation:
+            self.prepare_dictation()
         with self._busy:
             free, free_score = self._run(self._open, pcm16k)
             fitted, fitted_score = self._run("dictation" if dictation else "desk", pcm16k)
@@ -197,8 +206,11 @@ class OfflineSTTStream:
             self._events.put_nowait(TranscriptReceived(text, is_final=False))
 
     def expect_dictation(self, on: bool) -> None:
-        """The agent has asked for a VIN, plate or number (or no longer waits for one): spelled runs may win."""
+        """The agent has asked for a VIN, plate or number (or no longer waits for one): spelled runs may win.
+        Their grammar is compiled now, while the caller starts to answer."""
         self.dictation = on
+        if on:
+            self._spawn(asyncio.to_thread(self._decoder.prepare_dictation))
 
     async def _decode(self, audio: bytes) -> str:
         return await asyncio.to_thread(self._decoder.decode, audio, self.dictation)

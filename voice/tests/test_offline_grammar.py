@@ -104,6 +104,9 @@ class _RecordingDecoder:
     def partial(self, pcm16k: bytes) -> str:
         return ""
 
+    def prepare_dictation(self) -> None:
+        return None
+
     def decode(self, pcm16k: bytes, dictation: bool = False) -> str:
         self.dictation.append(dictation)
         return "words"
