@@ -29,7 +29,7 @@ from voice.evaluation.voice_call import SILENCE as SILENT_FRAME
 from voice.evaluation.voice_call import StreamCaller
 from voice.turns import TurnConfig
 
-SPEED = 4.0  # the agent's audio "plays" this many times faster than real time; the caller speaks at this pace
+SPEED = 4.0  # the agent's audio "plays" this many times faster than real time (the caller speaks in real time)
 
 
 async def render(text: str, voice: str = "piper") -> bytes:
@@ -60,14 +60,15 @@ def run_voice_scenario(scenario: Scenario, suite: Suite, caller_voice: str = "pi
     """Build the scenario's CRM, open the shop (its own server), phone it in, judge what the database and the call
     log show, close the shop, wipe the rows. The server's output goes to `logs` (a temporary folder if None)."""
     result = Result(scenario=scenario, problems=[])
-    folder = logs or Path(tempfile.mkdtemp(prefix="eval-voice-"))
+    folder = logs or Path(tempfile.mkdtemp(prefix="eval-voice-"))  # run_voice_suite passes one for the whole run
     with time_machine.travel(suite.now, tick=True):
         try:
             made = world.build(scenario)
             before = world.snapshot()
             call_sid = "CA" + uuid.uuid4().hex
             try:
-                with served.shop_server(now=suite.now, front_desk=scenario.front_desk, log=folder / "server.log",
+                log = folder / f"{scenario.name}.log"
+                with served.shop_server(now=suite.now, front_desk=scenario.front_desk, log=log,
                                         database=served.database_url(connection.settings_dict)) as port:
                     result.lines = async_to_sync(_call)(scenario, call_sid, caller_voice, port)
             except Exception as exc:  # noqa: BLE001 - a stack that crashes fails its scenario, not the suite
@@ -133,13 +134,15 @@ async def _transcript(call_sid: str) -> list[tuple[str, str]]:
 
 def run_voice_suite(suite: Suite, only: Iterable[str] = (), caller_voice: str = "piper",
                     progress: Callable[[Result], None] | None = None) -> list[Result]:
-    """`run_suite` for voice: the scenarios named (by name or category) in `only`, or all."""
+    """`run_suite` for voice: the scenarios named (by name or category) in `only`, or all. Each server's output
+    is kept in one folder for the run, a log per scenario (a crash's message names it)."""
     wanted = set(only)
     results = []
+    logs = Path(tempfile.mkdtemp(prefix="eval-voice-"))
     for scenario in suite.scenarios:
         if wanted and scenario.name not in wanted and scenario.category not in wanted:
             continue
-        results.append(run_voice_scenario(scenario, suite, caller_voice))
+        results.append(run_voice_scenario(scenario, suite, caller_voice, logs))
         if progress is not None:
             progress(results[-1])
     return results
